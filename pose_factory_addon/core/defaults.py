@@ -1,0 +1,66 @@
+"""Every default Pose Factory uses, defined once.
+
+Values marked *seed* are the documented values of the system we replace
+(``3d-pose-factory-spec.md``); config files, the environment and arguments override them
+(see :mod:`pose_factory_addon.core.config`).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Rendering (seed §3.3, §3.4)
+RESOLUTION: Final = (512, 512)  # seed: pixels, width x height
+ANGLES: Final = 8  # seed: 45 degree steps
+ELEVATIONS_DEG: Final = (0.0,)
+FRAMES: Final = "1"
+PRESET: Final = "standard"
+FRAMING: Final = "auto"
+LABEL_SETS: Final = ("mediapipe33", "coco17")
+PADDING_FACTOR: Final = 1.2  # seed: 20 % margin around the body
+CAMERA_FOV_DEG: Final = 50.0  # seed: horizontal and vertical field of view of the orbit camera
+SEED_CAMERA_DISTANCE_M: Final = 3.5  # seed fixed camera: metres from the origin
+SEED_CAMERA_HEIGHT_M: Final = 1.6  # seed fixed camera: metres above the ground
+SEED_EEVEE_TAA_SAMPLES: Final = 64  # seed
+SEED_SUN_ENERGY: Final = 3.0  # seed: SUN light strength
+RANDOM_SEED: Final = 0
+RENDER_WORKERS: Final = 1
+VIEW_NAMES_8: Final = (
+    "front",
+    "front_right",
+    "right",
+    "back_right",
+    "back",
+    "back_left",
+    "left",
+    "front_left",
+)  # seed output names for 8 angles, counter-clockwise seen from above starting at the front
+
+# Manifest bounds (DESIGN.md §8)
+MIN_ANGLES: Final = 1
+MAX_ANGLES: Final = 72
+MIN_RESOLUTION: Final = 64
+MAX_RESOLUTION: Final = 4096
+MIN_ELEVATION_DEG: Final = -89.0
+MAX_ELEVATION_DEG: Final = 89.0
+MAX_ELEVATIONS: Final = 16
+MAX_FRAMES_PER_CHARACTER: Final = 10000
+MAX_CHARACTERS_PER_JOB: Final = 1000
+
+# Queue and agent (seed §3.1, §3.6)
+POLL_INTERVAL_S: Final = 30.0  # seed
+WAIT_TIMEOUT_S: Final = 3600.0  # seed
+LEASE_SECONDS: Final = 300.0
+MAX_ATTEMPTS: Final = 3
+WORKSPACE_ROOT: Final = "/workspace"  # seed pod workspace; overridable by WORKSPACE_ROOT
+WORKSPACE_MAX_AGE_S: Final = 24 * 3600.0  # seed: finished job folders older than 24 h are removed
+S3_REGION: Final = "auto"  # Cloudflare R2 expects "auto"
+
+# Cost safety limits (seed §3.5)
+MAX_COST_PER_JOB_USD: Final = 100.0
+WARNING_THRESHOLD_USD: Final = 50.0
+MAX_BATCH_SIZE: Final = 1000
+COST_PROVIDER: Final = "local"
+
+# RunPod
+RUNPOD_API_BASE_URL: Final = "https://api.runpod.io"

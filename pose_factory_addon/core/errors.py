@@ -1,0 +1,47 @@
+"""Domain errors with messages written for the user.
+
+Operators turn them into ``self.report({'ERROR'}, str(error))``; the CLI prints them as one
+line and exits non-zero. Each class names the layer that raised it so callers can catch
+exactly what they can handle.
+"""
+
+from __future__ import annotations
+
+
+class PoseFactoryError(Exception):
+    """Base of every error Pose Factory raises on purpose."""
+
+
+class ConfigError(PoseFactoryError):
+    """A setting has a bad value; the message names the key, the value and where it came from."""
+
+    def __init__(self, key: str, value: object, source: str, reason: str) -> None:
+        self.key = key
+        self.value = value
+        self.source = source
+        self.reason = reason
+        super().__init__(f"invalid setting {key}={value!r} from {source}: {reason}")
+
+
+class ManifestError(PoseFactoryError):
+    """A job manifest (or the request that would become one) is invalid."""
+
+
+class StoreError(PoseFactoryError):
+    """An object store operation failed; names the operation and the key, never credentials."""
+
+
+class QueueError(PoseFactoryError):
+    """The job queue refused an operation (unknown job, wrong state, lost lease)."""
+
+
+class RenderError(PoseFactoryError):
+    """A character could not be imported, framed, rendered or labelled."""
+
+
+class CostLimitExceeded(PoseFactoryError):
+    """A job's estimated cost or size is above a configured safety limit."""
+
+
+class PodError(PoseFactoryError):
+    """The RunPod API refused a request or could not be reached."""
