@@ -13,15 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .core.errors import PoseFactoryError
+from .core.errors import PoseFactoryError, UsageError
 from .core.security import redact
 
 # Verb modules in the order `--help` lists them.
 COMMAND_MODULES = ("render", "preview", "submit", "status", "wait", "download", "cancel", "agent", "cost", "pods", "config")
-
-
-class UsageError(Exception):
-    """Bad input from the command line: printed as one line, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ SEED_CAMERA_HEIGHT_M: Final = 1.6  # seed fixed camera: metres above the ground
 SEED_EEVEE_TAA_SAMPLES: Final = 64  # seed
 SEED_SUN_ENERGY: Final = 3.0  # seed: SUN light strength
 RANDOM_SEED: Final = 0
+ASSUMED_ANIMATION_FRAMES: Final = 60  # clip length assumed by estimates made before import
 RENDER_WORKERS: Final = 1
 VIEW_NAMES_8: Final = (
     "front",

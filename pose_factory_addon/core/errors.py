@@ -45,3 +45,7 @@ class CostLimitExceeded(PoseFactoryError):
 
 class PodError(PoseFactoryError):
     """The RunPod API refused a request or could not be reached."""
+
+
+class UsageError(PoseFactoryError):
+    """Bad input from the user (a malformed job id, an unknown option value): exit status 2."""

@@ -76,3 +76,18 @@ def select_frames(spec: FrameSpec, first: int, last: int) -> list[int]:
     if not frames:
         raise ValueError(f"frames {spec} select nothing in the animation range {first}..{last}")
     return frames[: defaults.MAX_FRAMES_PER_CHARACTER]
+
+
+def frame_count_estimate(spec: FrameSpec, animation_frames: int = defaults.ASSUMED_ANIMATION_FRAMES) -> int:
+    """How many frames ``spec`` will pick, before the animation length is known.
+
+    Exact for explicit lists and ``count:K`` (when the clip is at least K frames long);
+    ``all`` and ``every:K`` assume a clip of ``animation_frames`` frames.
+    """
+    if spec.mode == "list":
+        return len(spec.frames)
+    if spec.mode == "count":
+        return min(spec.value, animation_frames)
+    if spec.mode == "every":
+        return -(-animation_frames // spec.value)
+    return animation_frames
