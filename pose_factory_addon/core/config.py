@@ -104,12 +104,16 @@ class _Spec:
 
 _SPECS: dict[str, _Spec] = {
     "store": _Spec("POSE_FACTORY_STORE", _store_url, "job store URL: file:///folder or s3://bucket/prefix"),
-    "s3_endpoint": _Spec("POSE_FACTORY_S3_ENDPOINT", _http_url, "S3 endpoint URL (R2: https://<account>.r2.cloudflarestorage.com)"),
+    "s3_endpoint": _Spec(
+        "POSE_FACTORY_S3_ENDPOINT", _http_url, "S3 endpoint URL (R2: https://<account>.r2.cloudflarestorage.com)"
+    ),
     "s3_region": _Spec("POSE_FACTORY_S3_REGION", _text, "S3 region name ('auto' for R2)"),
     "workspace_root": _Spec("WORKSPACE_ROOT", _text, "agent workspace folder"),
     "poll_interval": _Spec("POSE_FACTORY_POLL_INTERVAL", _positive_float, "seconds between queue polls"),
     "wait_timeout": _Spec("POSE_FACTORY_WAIT_TIMEOUT", _positive_float, "seconds `wait` waits for a job"),
-    "lease_seconds": _Spec("POSE_FACTORY_LEASE_SECONDS", _positive_float, "seconds a claimed job stays leased without a heartbeat"),
+    "lease_seconds": _Spec(
+        "POSE_FACTORY_LEASE_SECONDS", _positive_float, "seconds a claimed job stays leased without a heartbeat"
+    ),
     "max_attempts": _Spec("POSE_FACTORY_MAX_ATTEMPTS", _positive_int, "attempts before a job is marked failed"),
     "max_cost_per_job": _Spec("POSE_FACTORY_MAX_COST_PER_JOB", _non_negative_float, "refuse jobs estimated above this many USD"),
     "warning_threshold": _Spec("POSE_FACTORY_WARNING_THRESHOLD", _non_negative_float, "ask for confirmation above this many USD"),
@@ -148,7 +152,9 @@ def describe_settings() -> list[tuple[str, str, str]]:
     return [(key, spec.env, spec.help) for key, spec in _SPECS.items()]
 
 
-def config_file_path(explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> tuple[Path | None, str]:
+def config_file_path(
+    explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[Path | None, str]:
     """The config file to read and why: ``--config``, ``$POSE_FACTORY_CONFIG``, or the user dir."""
     env = os.environ if environ is None else environ
     if explicit:

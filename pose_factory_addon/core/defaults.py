@@ -26,6 +26,9 @@ SEED_SUN_ENERGY: Final = 3.0  # seed: SUN light strength
 RANDOM_SEED: Final = 0
 ASSUMED_ANIMATION_FRAMES: Final = 60  # clip length assumed by estimates made before import
 RENDER_WORKERS: Final = 1
+SURFACE_OCCLUSION_TOLERANCE_M: Final = 0.02  # a ray hit this close before a skin landmark is the landmark itself
+JOINT_SKIN_DEPTH_SCALE: Final = 2.0  # joints: nearest-skin distance times this is still the joint's own skin
+MAX_JOINT_OCCLUSION_TOLERANCE_M: Final = 0.2  # a torso in front of a joint occludes it even if the joint is deep
 VIEW_NAMES_8: Final = (
     "front",
     "front_right",
@@ -62,6 +65,17 @@ MAX_COST_PER_JOB_USD: Final = 100.0
 WARNING_THRESHOLD_USD: Final = 50.0
 MAX_BATCH_SIZE: Final = 1000
 COST_PROVIDER: Final = "local"
+COST_RESOLUTION: Final = "512x512"  # seed estimate default
+COST_STEPS: Final = 30  # seed estimate default: diffusion steps
+COST_MODEL: Final = "sd_1_5"  # seed estimate default
+MIN_DIFFUSION_STEPS: Final = 1
+MAX_DIFFUSION_STEPS: Final = 500
+MAX_ESTIMATE_IMAGES: Final = 10_000_000  # estimates above this are input errors, not jobs
 
 # RunPod
 RUNPOD_API_BASE_URL: Final = "https://api.runpod.io"
+RUNPOD_TIMEOUT_S: Final = 30.0  # the runpod SDK's request timeout
+RUNPOD_CLOUD_TYPE: Final = "ALL"  # SECURE, COMMUNITY or ALL
+RUNPOD_GPU_COUNT: Final = 1
+RUNPOD_VOLUME_GB: Final = 20
+RUNPOD_CONTAINER_DISK_GB: Final = 20

@@ -38,16 +38,18 @@ def parse_frame_spec(text: str) -> FrameSpec:
     spec = str(text).strip().replace(" ", "")
     if spec == "all":
         return FrameSpec("all")
-    if _LIST.match(spec):
+    if _LIST.fullmatch(spec):
         frames = tuple(sorted({int(part) for part in spec.split(",")}))
         if len(frames) > defaults.MAX_FRAMES_PER_CHARACTER:
-            raise ValueError(f"at most {defaults.MAX_FRAMES_PER_CHARACTER} frames may be listed")
+            raise ValueError(f"bad frame selection: at most {defaults.MAX_FRAMES_PER_CHARACTER} frames may be listed")
         return FrameSpec("list", frames=frames)
-    match = _STEP.match(spec)
+    match = _STEP.fullmatch(spec)
     if match:
         value = int(match.group(2))
         if not 1 <= value <= defaults.MAX_FRAMES_PER_CHARACTER:
-            raise ValueError(f"{match.group(1)}:K needs 1 <= K <= {defaults.MAX_FRAMES_PER_CHARACTER}")
+            raise ValueError(
+                f"bad frame selection {text!r}: {match.group(1)}:K needs 1 <= K <= {defaults.MAX_FRAMES_PER_CHARACTER}"
+            )
         return FrameSpec(match.group(1), value=value)  # type: ignore[arg-type]
     raise ValueError(f"bad frame selection {text!r}: use 1, 1,10,20, all, every:K or count:K")
 

@@ -11,7 +11,7 @@ import json
 import re
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from . import defaults
@@ -30,7 +30,9 @@ MANIFEST_VERSION: Final = 1
 
 _JOB_ID = re.compile(r"^(render|character)_(\d{8})_(\d{6})_([0-9a-f]{8})$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_CODE_KEYS: Final = frozenset({"script", "scripts", "script_path", "command", "cmd", "exec", "shell", "code", "python", "entrypoint"})
+_CODE_KEYS: Final = frozenset(
+    {"script", "scripts", "script_path", "command", "cmd", "exec", "shell", "code", "python", "entrypoint"}
+)
 _TOP_KEYS: Final = frozenset({"manifest_version", "job_id", "job_type", "created_at", "status", "params"})
 _RENDER_KEYS: Final = frozenset(
     {"characters", "angles", "elevations", "frames", "preset", "resolution", "labels", "framing", "seed", "output_name"}
@@ -43,7 +45,7 @@ def new_job_id(job_type: str, now: datetime | None = None) -> str:
     """A fresh id ``<type>_<YYYYMMDD>_<HHMMSS>_<8 hex>`` (UTC)."""
     if job_type not in JOB_TYPES:
         raise ManifestError(f"unknown job_type {job_type!r} (choose from {', '.join(JOB_TYPES)})")
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
     return f"{job_type}_{moment:%Y%m%d_%H%M%S}_{secrets.token_hex(4)}"
 
 
@@ -51,7 +53,7 @@ def validate_job_id(job_id: object) -> str:
     """Return ``job_id`` if it has the one accepted format, else raise ``ManifestError``."""
     if not isinstance(job_id, str):
         raise ManifestError("job id must be text")
-    match = _JOB_ID.match(job_id)
+    match = _JOB_ID.fullmatch(job_id)
     if not match:
         shown = job_id if len(job_id) <= 80 else job_id[:77] + "..."
         raise ManifestError(f"invalid job id {shown!r}: expected <render|character>_<YYYYMMDD>_<HHMMSS>_<8 hex digits>")
@@ -189,7 +191,7 @@ def _character(value: Any, index: int) -> CharacterRef:
     _only_keys(value, frozenset({"name", "sha256", "ext"}), where)
     name = _slug_field(value.get("name"), f"{where}.name")
     sha = value.get("sha256")
-    if not isinstance(sha, str) or not _SHA256.match(sha):
+    if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
         raise ManifestError(f"{where}.sha256 must be 64 lowercase hex digits")
     ext = value.get("ext")
     if ext not in CHARACTER_EXTENSIONS:
@@ -265,7 +267,9 @@ def _character_params(data: dict[str, Any]) -> CharacterParams:
     age = raw.get("age", 30.0)
     if isinstance(age, bool) or not isinstance(age, (int, float)) or not 1 <= age <= 120:
         raise ManifestError(f"params.character_params.age must be a number from 1 to 120, got {age!r}")
-    texts = {key: _slug_field(raw[key], f"params.character_params.{key}") for key in ("gender", "body_type", "ethnicity") if key in raw}
+    texts = {
+        key: _slug_field(raw[key], f"params.character_params.{key}") for key in ("gender", "body_type", "ethnicity") if key in raw
+    }
     return CharacterParams(
         age=float(age),
         output_name=_slug_field(data.get("output_name", "character"), "params.output_name"),
@@ -328,7 +332,7 @@ def manifest_from_json(text: str | bytes) -> JobManifest:
 
 def new_render_manifest(params: RenderParams, now: datetime | None = None) -> JobManifest:
     """A pending render job for ``params``, re-validated through the same path as a stored one."""
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
     draft = JobManifest(
         job_id=new_job_id("render", moment),
         job_type="render",
@@ -336,4 +340,3 @@ def new_render_manifest(params: RenderParams, now: datetime | None = None) -> Jo
         params=params,
     )
     return manifest_from_dict(draft.to_dict())
-

@@ -1,0 +1,166 @@
+"""Build the Blender extension: ``dist/pose_factory-<version>.zip``.
+
+Stages the add-on package, the headless scripts and the wheels Blender does not bundle
+(boto3 and its pure-Python dependencies, PyYAML for each platform) into ``build/extension``,
+then runs Blender's own extension builder and validator (``bl_pkg/cli/blender_ext.py``,
+shipped inside the bpy package) and fails if either rejects the package.
+
+Usage: ``python build.py [--output-dir dist] [--offline]`` (``--offline`` uses only wheels
+already in ``build/wheels``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+PACKAGE_DIR = ROOT / "pose_factory_addon"
+HEADLESS_DIR = ROOT / "headless"
+MANIFEST = ROOT / "blender_manifest.toml"
+WHEEL_CACHE = ROOT / "build" / "wheels"
+STAGING = ROOT / "build" / "extension"
+
+# Pure-Python wheels, one for all platforms.
+PURE_WHEELS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six")
+# Compiled wheels: pip platform tags per Blender platform (CPython 3.11, Blender 4.2 to 4.5). PyYAML
+# publishes no Intel macOS wheel for CPython 3.11, so macos-x64 is not a listed platform.
+COMPILED_WHEELS = ("PyYAML",)
+PIP_PLATFORMS = {
+    "linux-x64": ("manylinux_2_17_x86_64", "manylinux2014_x86_64"),
+    "macos-arm64": ("macosx_11_0_arm64",),
+    "windows-x64": ("win_amd64",),
+}
+
+
+class BuildError(Exception):
+    """The extension could not be built; the message says which step failed."""
+
+
+def _blender_ext_cli() -> Path:
+    spec = importlib.util.find_spec("bpy")
+    if spec is None or not spec.submodule_search_locations:
+        raise BuildError("the bpy module is not installed; run `make setup` first")
+    for location in spec.submodule_search_locations:
+        candidates = sorted(Path(location).glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
+        if candidates:
+            return candidates[-1]
+    raise BuildError("Blender's extension builder (bl_pkg/cli/blender_ext.py) was not found in the bpy package")
+
+
+def _check_versions() -> str:
+    manifest_version = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))["version"]
+    project_version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    init_text = (PACKAGE_DIR / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__ = "([^"]+)"', init_text, re.MULTILINE)
+    package_version = match.group(1) if match else None
+    if not manifest_version == project_version == package_version:
+        raise BuildError(
+            f"versions disagree: blender_manifest.toml {manifest_version}, pyproject.toml {project_version}, "
+            f"pose_factory_addon/__init__.py {package_version}"
+        )
+    return str(manifest_version)
+
+
+def _pip_download(requirement: str, platform_tags: tuple[str, ...] | None, offline: bool) -> Path:
+    name = requirement.split("==")[0]
+    pattern = re.compile(re.escape(name).replace("\\-", "[-_]") + r"-", re.IGNORECASE)
+
+    def cached() -> list[Path]:
+        version = requirement.split("==")[1]
+        hits = [p for p in WHEEL_CACHE.glob("*.whl") if pattern.match(p.name) and f"-{version}-" in p.name]
+        if platform_tags is None:
+            return [p for p in hits if p.name.endswith("-none-any.whl")]
+        return [p for p in hits if any(tag in p.name for tag in platform_tags)]
+
+    if not cached():
+        if offline:
+            raise BuildError(f"no cached wheel for {requirement} {platform_tags or ''} in {WHEEL_CACHE} (--offline)")
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--dest",
+            str(WHEEL_CACHE),
+        ]
+        if platform_tags is not None:
+            command += ["--python-version", "3.11", "--implementation", "cp"]
+            for tag in platform_tags:
+                command += ["--platform", tag]
+        result = subprocess.run([*command, requirement], capture_output=True, text=True, check=False)
+        if result.returncode != 0 or not cached():
+            raise BuildError(f"could not download a wheel for {requirement}: {result.stderr.strip()[-400:]}")
+    return cached()[0]
+
+
+def _collect_wheels(offline: bool) -> list[Path]:
+    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+    wheels = [_pip_download(f"{name}=={importlib.metadata.version(name)}", None, offline) for name in PURE_WHEELS]
+    for name in COMPILED_WHEELS:
+        requirement = f"{name}=={importlib.metadata.version(name)}"
+        wheels += [_pip_download(requirement, tags, offline) for tags in PIP_PLATFORMS.values()]
+    return sorted(set(wheels))
+
+
+def _stage(wheels: list[Path]) -> None:
+    if STAGING.exists():
+        shutil.rmtree(STAGING)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(PACKAGE_DIR, STAGING, ignore=ignore)
+    shutil.copytree(HEADLESS_DIR, STAGING / "headless", ignore=ignore)
+    (STAGING / "wheels").mkdir()
+    for wheel in wheels:
+        shutil.copy2(wheel, STAGING / "wheels" / wheel.name)
+    listed = ",\n".join(f'  "./wheels/{wheel.name}"' for wheel in wheels)
+    manifest = MANIFEST.read_text(encoding="utf-8").replace("wheels = []", f"wheels = [\n{listed},\n]")
+    (STAGING / "blender_manifest.toml").write_text(manifest, encoding="utf-8")
+
+
+def _run_blender_ext(*arguments: str) -> None:
+    result = subprocess.run([sys.executable, str(_blender_ext_cli()), *arguments], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        raise BuildError(f"Blender's extension tool refused `{arguments[0]}`:\n{output}")
+
+
+def build(output_dir: Path, offline: bool = False) -> Path:
+    """Build and validate the extension zip; returns its path."""
+    version = _check_versions()
+    wheels = _collect_wheels(offline)
+    _stage(wheels)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / f"pose_factory-{version}.zip"
+    target.unlink(missing_ok=True)
+    _run_blender_ext("validate", str(STAGING))
+    _run_blender_ext("build", "--source-dir", str(STAGING), "--output-filepath", str(target))
+    _run_blender_ext("validate", str(target))
+    return target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output-dir", type=Path, default=ROOT / "dist")
+    parser.add_argument("--offline", action="store_true", help="use only wheels already in build/wheels")
+    args = parser.parse_args()
+    try:
+        target = build(args.output_dir.resolve(), offline=args.offline)
+    except BuildError as error:
+        print(f"build.py: {error}", file=sys.stderr)
+        return 1
+    print(f"built {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target} ({target.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
