@@ -1,0 +1,83 @@
+"""``pose-factory cost``: estimate what a batch of images costs, and list the priced providers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..core import defaults
+from ..core.config import load_settings
+from ..core.cost import estimate, format_usd, limits_from_settings, list_providers, load_cost_config, validate
+from ..core.errors import UsageError
+from ._tables import format_table
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "cost",
+        help="estimate the cost of a batch of images, or list providers",
+        description="Estimate the cost of COUNT images (refused above the safety limits), or `cost providers` to list prices.",
+    )
+    parser.add_argument("what", nargs="?", choices=["providers"], help="list the providers and their prices instead")
+    parser.add_argument("--provider", default=defaults.COST_PROVIDER, help=f"provider key (default {defaults.COST_PROVIDER})")
+    parser.add_argument("--count", type=int, help="number of images")
+    parser.add_argument(
+        "--resolution", default=defaults.COST_RESOLUTION, help=f"WxH for API providers (default {defaults.COST_RESOLUTION})"
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=defaults.COST_STEPS,
+        help=f"diffusion steps for API providers (default {defaults.COST_STEPS})",
+    )
+    parser.add_argument("--model", default=defaults.COST_MODEL, help=f"model for API providers (default {defaults.COST_MODEL})")
+    parser.add_argument("--max-cost", type=float, help="refuse above this many USD (can only lower max_cost_per_job)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run_cost)
+
+
+def run_cost(args: argparse.Namespace) -> int:
+    settings = load_settings(config_path=args.config)
+    config = load_cost_config(settings.cost_config or None)
+    if args.what == "providers":
+        return _print_providers(list_providers(config), args.json)
+    if args.count is None:
+        raise UsageError("--count is required (or use `pose-factory cost providers`)")
+    result = estimate(args.provider, args.count, args.resolution, args.steps, args.model, config=config)
+    warning = validate(result["total"], result["count"], limits_from_settings(settings, args.max_cost))
+    if warning:
+        print(f"pose-factory cost: warning: {warning}; a job this size needs confirmation", file=sys.stderr)
+    if args.json:
+        print(json.dumps({**result, "warning": warning}, indent=2))
+        return 0
+    print(f"{result['provider_name']} ({result['provider']}): {result['count']} images")
+    print(f"  per image  {format_usd(result['per_image'])}")
+    print(f"  total      {format_usd(result['total'])}")
+    breakdown = result["breakdown"]
+    if breakdown["type"] == "local":
+        print(f"  GPU time   {breakdown['seconds_per_image']} s per image at {format_usd(breakdown['gpu_cost_per_hr'])}/h")
+    else:
+        steps = f"{breakdown['steps']} steps ({format_usd(breakdown['steps_cost'])})"
+        resolution = f"{breakdown['resolution_multiplier']} ({breakdown['resolution']})"
+        model = f"{breakdown['model_multiplier']} ({breakdown['model']})"
+        print(f"  pricing    {format_usd(breakdown['base_cost'])} x {resolution} x {model} + {steps}")
+    return 0
+
+
+def _print_providers(providers: list[dict[str, Any]], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(providers, indent=2))
+        return 0
+    rows = []
+    for entry in providers:
+        if entry["type"] == "local":
+            price = f"{format_usd(entry['gpu_cost_per_hr'])}/h GPU, {entry['avg_render_time_sec']} s per image"
+            options = "-"
+        else:
+            price = f"{format_usd(entry['base_cost'])} base + {format_usd(entry['steps_cost_per_step'])}/step"
+            options = f"resolutions {', '.join(entry['resolutions'])}; models {', '.join(entry['models'])}"
+        rows.append([entry["provider"], entry["name"], entry["type"], price, options])
+    print(format_table(["PROVIDER", "NAME", "TYPE", "PRICE", "OPTIONS"], rows))
+    return 0
