@@ -1,0 +1,367 @@
+"""The worker that runs queued jobs: poll, claim, fetch assets, run a built-in handler, commit.
+
+Runs as ``blender --background --python headless/agent.py -- --store URL …``, as
+``python headless/agent.py …`` with the bpy module, or as ``pose-factory agent …``.
+A manifest only selects one of the built-in handlers by ``job_type``; nothing a manifest
+names is ever executed. The render handler imports the bpy renderer lazily, so the agent's
+protocol side (and its tests) need no Blender.
+
+Signals: SIGTERM/SIGINT stop claiming; the running job is released at its next progress
+report (or finishes, if it reports none) and the agent exits 0. Logs are one JSON object per
+line on stderr, each with ``event``, ``worker`` and ``job_id`` (``null`` outside a job).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from .core import defaults
+from .core.config import load_settings, user_data_dir
+from .core.errors import ManifestError, PoseFactoryError, RenderError, UsageError
+from .core.manifest import JobManifest, RenderParams
+from .core.queue import JobCancelled, JobQueue, Lease, LeaseLost, PermanentJobError, fetch_character
+from .core.security import is_safe_slug, redact, resolve_under, safe_slug
+from .core.store import ObjectStore, open_store
+
+ProgressCallback = Callable[[int, int], None]
+_FINISHED_MARKER = ".finished"
+
+
+class JobHandler(Protocol):
+    """Runs one job: write every result file under ``out_dir``; raise to fail the job."""
+
+    def __call__(self, manifest: JobManifest, files: Mapping[str, Path], out_dir: Path, progress: ProgressCallback) -> None: ...
+
+
+class _ShutdownRequested(Exception):
+    """Raised from the progress callback when the agent was asked to stop."""
+
+
+def render_job(manifest: JobManifest, files: Mapping[str, Path], out_dir: Path, progress: ProgressCallback) -> None:
+    """The ``render`` handler: the bpy renderer; any per-character failure fails the job."""
+    from .render.pipeline import render_dataset
+
+    assert isinstance(manifest.params, RenderParams)
+    dataset = render_dataset(manifest.params, files, out_dir, progress)
+    failures = dataset.get("failures") or []
+    if failures:
+        raise RenderError("; ".join(_failure_text(item) for item in failures))
+
+
+def _failure_text(item: Any) -> str:
+    if isinstance(item, Mapping):
+        subject = item.get("character") or item.get("name") or ""
+        message = item.get("error") or item.get("message") or json.dumps(dict(item), sort_keys=True)
+        return f"{subject}: {message}" if subject else str(message)
+    return str(item)
+
+
+def character_job(manifest: JobManifest, files: Mapping[str, Path], out_dir: Path, progress: ProgressCallback) -> None:
+    """The ``character`` handler: generation is not part of this worker yet."""
+    raise PermanentJobError("character generation jobs are not supported by this worker yet")
+
+
+BUILTIN_HANDLERS: Mapping[str, JobHandler] = {"render": render_job, "character": character_job}
+
+
+class EventLog:
+    """One JSON object per line: ``{"time", "event", "worker", "job_id", ...}``; secrets redacted."""
+
+    def __init__(self, worker_id: str, stream: TextIO | None = None) -> None:
+        self.worker_id = worker_id
+        self._stream = stream or sys.stderr
+        self._lock = threading.Lock()
+
+    def __call__(self, event: str, job_id: str | None = None, **fields: Any) -> None:
+        record = {"time": round(time.time(), 3), "event": event, "worker": self.worker_id, "job_id": job_id, **fields}
+        line = redact(json.dumps(record, default=str, sort_keys=False))
+        with self._lock:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+
+
+@dataclass
+class AgentOptions:
+    """How an agent runs; seconds for times."""
+
+    worker_id: str
+    workspace: Path
+    once: bool = False
+    max_jobs: int | None = None
+    poll_seconds: float = defaults.POLL_INTERVAL_S
+    lease_seconds: float = defaults.LEASE_SECONDS
+    max_attempts: int = defaults.MAX_ATTEMPTS
+    workspace_max_age_s: float = defaults.WORKSPACE_MAX_AGE_S
+
+
+def default_worker_id() -> str:
+    """``<host>-<pid>``, made safe (the worker id is written into leases and status)."""
+    return safe_slug(f"{socket.gethostname()}-{os.getpid()}")
+
+
+def run_agent(
+    store: ObjectStore,
+    options: AgentOptions,
+    handlers: Mapping[str, JobHandler] = BUILTIN_HANDLERS,
+    stop: threading.Event | None = None,
+    log: EventLog | None = None,
+) -> int:
+    """Process jobs until ``stop`` is set, ``max_jobs`` were handled, or (``once``) none is claimable.
+
+    Returns the number of jobs this agent claimed and finished (completed, failed or released).
+    """
+    stop = stop or threading.Event()
+    log = log or EventLog(options.worker_id)
+    queue = JobQueue(store, max_attempts=options.max_attempts, lease_seconds=options.lease_seconds)
+    workspace = options.workspace
+    (workspace / "jobs").mkdir(parents=True, exist_ok=True)
+    (workspace / "cache" / "characters").mkdir(parents=True, exist_ok=True)
+    log("agent_started", store=store.url, workspace=str(workspace), once=options.once, lease_seconds=options.lease_seconds)
+    _clean_workspace(workspace, options.workspace_max_age_s, log)
+    handled = 0
+    while not stop.is_set() and (options.max_jobs is None or handled < options.max_jobs):
+        lease = _claim_next(queue, options.worker_id, stop, log)
+        if lease is not None:
+            _process(queue, lease, handlers, workspace, stop, log)
+            handled += 1
+            _clean_workspace(workspace, options.workspace_max_age_s, log)
+            continue
+        if options.once:
+            break
+        stop.wait(options.poll_seconds)
+    log("agent_stopped", jobs=handled, reason="signal" if stop.is_set() else "done")
+    return handled
+
+
+def _claim_next(queue: JobQueue, worker_id: str, stop: threading.Event, log: EventLog) -> Lease | None:
+    try:
+        keys = queue.pending_keys()
+    except PoseFactoryError as error:
+        log("poll_failed", error=str(error))
+        return None
+    for key in keys:
+        if stop.is_set():
+            return None
+        try:
+            lease = queue.claim(key, worker_id)
+        except PoseFactoryError as error:
+            log("claim_failed", key=key, error=str(error))
+            continue
+        if lease is not None:
+            log("job_claimed", lease.job_id, attempt=lease.attempt, taken_over_from=lease.taken_over_from or None)
+            return lease
+    return None
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the lease every third of its length until stopped; remembers why it stopped."""
+
+    def __init__(self, lease: Lease, interval: float, log: EventLog) -> None:
+        super().__init__(name=f"heartbeat-{lease.job_id}", daemon=True)
+        self.lease = lease
+        self.interval = interval
+        self.log = log
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            try:
+                self.lease.renew()
+            except (LeaseLost, JobCancelled) as error:
+                self.log("lease_stopped", self.lease.job_id, reason=str(error))
+                return
+            except PoseFactoryError as error:
+                self.log("heartbeat_failed", self.lease.job_id, error=str(error))
+
+
+def _process(
+    queue: JobQueue, lease: Lease, handlers: Mapping[str, JobHandler], workspace: Path, stop: threading.Event, log: EventLog
+) -> None:
+    job_id = lease.job_id
+    manifest = lease.manifest
+    assert manifest is not None
+    job_dir = resolve_under(workspace, "jobs", job_id)
+    shutil.rmtree(job_dir, ignore_errors=True)
+    out_dir = job_dir / "output"
+    out_dir.mkdir(parents=True)
+    heartbeat = _Heartbeat(lease, max(queue.lease_seconds / 3.0, 0.05), log)
+    heartbeat.start()
+
+    def progress(done: int, total: int) -> None:
+        if stop.is_set():
+            raise _ShutdownRequested
+        if lease.lost:
+            raise LeaseLost(f"job {job_id}: lease lost to another worker")
+        if lease.cancelled:
+            raise JobCancelled(f"job {job_id} was cancelled")
+        lease.report_progress(done, total)
+        log("job_progress", job_id, done=done, total=total)
+
+    started = time.monotonic()
+    try:
+        handler = handlers.get(manifest.job_type)
+        if handler is None:
+            raise PermanentJobError(f"job_type {manifest.job_type!r} has no handler in this worker")
+        files = _fetch_assets(queue.store, manifest, workspace)
+        log("job_started", job_id, job_type=manifest.job_type, attempt=lease.attempt)
+        handler(manifest, files, out_dir, progress)
+        if lease.cancelled:
+            raise JobCancelled(f"job {job_id} was cancelled")
+        heartbeat.done.set()
+        won = lease.complete(out_dir)
+        log("job_completed", job_id, attempt=lease.attempt, committed=won, seconds=round(time.monotonic() - started, 3))
+    except _ShutdownRequested:
+        heartbeat.done.set()
+        _safely(lambda: lease.release("released by a stopping worker"), job_id, log)
+        log("job_released", job_id, attempt=lease.attempt)
+    except LeaseLost as error:
+        log("job_abandoned", job_id, reason=str(error))
+    except JobCancelled:
+        heartbeat.done.set()
+        _safely(lease.drop, job_id, log)
+        log("job_cancelled", job_id)
+    except (PermanentJobError, ManifestError, RenderError) as error:
+        heartbeat.done.set()
+        reason = str(error)
+        _safely(lambda: lease.fail(reason, retry=False), job_id, log)
+        log("job_failed", job_id, attempt=lease.attempt, retry=False, error=reason)
+    except Exception as error:  # any other crash of a handler is one failed attempt, never the agent's end
+        heartbeat.done.set()
+        message = redact(f"{type(error).__name__}: {error}")
+        status = _safely(lambda: lease.fail(message, retry=True), job_id, log)
+        log("job_failed", job_id, attempt=lease.attempt, retry=status is not None and status.state == "pending", error=message)
+    finally:
+        heartbeat.done.set()
+        heartbeat.join()
+        (job_dir / _FINISHED_MARKER).touch()
+
+
+def _safely(action: Callable[[], Any], job_id: str, log: EventLog) -> Any:
+    """Run a bookkeeping step; a lost lease or store error is logged, never raised."""
+    try:
+        return action()
+    except PoseFactoryError as error:
+        log("bookkeeping_failed", job_id, error=str(error))
+        return None
+
+
+def _fetch_assets(store: ObjectStore, manifest: JobManifest, workspace: Path) -> dict[str, Path]:
+    if not isinstance(manifest.params, RenderParams):
+        return {}
+    cache = workspace / "cache" / "characters"
+    return {ref.name: fetch_character(store, ref, cache) for ref in manifest.params.characters}
+
+
+def _clean_workspace(workspace: Path, max_age_s: float, log: EventLog) -> None:
+    """Remove finished job folders whose finish marker is older than ``max_age_s``."""
+    now = time.time()
+    for folder in (workspace / "jobs").iterdir():
+        marker = folder / _FINISHED_MARKER
+        try:
+            if marker.is_file() and now - marker.stat().st_mtime > max_age_s:
+                shutil.rmtree(folder)
+                log("workspace_cleaned", folder.name if is_safe_slug(folder.name) else None, folder=str(folder))
+        except OSError as error:
+            log("workspace_clean_failed", None, folder=str(folder), error=error.strerror)
+
+
+def add_agent_options(parser: argparse.ArgumentParser) -> None:
+    """The agent's options, shared by ``pose-factory agent`` and ``headless/agent.py``."""
+    parser.add_argument(
+        "--store", help="job store: file:///folder or s3://bucket/prefix (default: $POSE_FACTORY_STORE, then local)"
+    )
+    parser.add_argument("--once", action="store_true", help="process every claimable pending job, then exit 0")
+    parser.add_argument("--max-jobs", type=int, metavar="N", help="exit after N jobs")
+    parser.add_argument(
+        "--poll", type=float, metavar="SECONDS", help=f"seconds between polls (default {defaults.POLL_INTERVAL_S:g})"
+    )
+    parser.add_argument(
+        "--lease-seconds", type=float, metavar="S", help=f"lease length in seconds (default {defaults.LEASE_SECONDS:g})"
+    )
+    parser.add_argument("--worker-id", metavar="ID", help="name in leases and status (default <host>-<pid>)")
+    parser.add_argument(
+        "--workspace", metavar="DIR", help=f"work folder (default $WORKSPACE_ROOT, then {defaults.WORKSPACE_ROOT})"
+    )
+
+
+def _workspace_folder(configured: str, is_default: bool) -> Path:
+    """The configured workspace; the pod default ``/workspace`` falls back to the user data dir off-pod."""
+    folder = Path(configured).expanduser().resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        if not is_default:
+            raise UsageError(f"workspace {folder} cannot be created") from None
+    if not is_default:
+        raise UsageError(f"workspace {folder} is not writable")
+    return user_data_dir() / "workspace"
+
+
+def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] = BUILTIN_HANDLERS) -> int:
+    """Resolve settings from parsed options, install signal handlers, and run the agent."""
+    if args.max_jobs is not None and args.max_jobs < 1:
+        raise UsageError("--max-jobs must be at least 1")
+    if args.worker_id is not None and not is_safe_slug(args.worker_id):
+        raise UsageError(f"--worker-id {args.worker_id!r} must use letters, digits, _ and - only")
+    settings = load_settings(
+        {
+            "store": args.store,
+            "poll_interval": args.poll,
+            "lease_seconds": args.lease_seconds,
+            "workspace_root": args.workspace,
+        },
+        config_path=getattr(args, "config", None),
+    )
+    options = AgentOptions(
+        worker_id=args.worker_id or default_worker_id(),
+        workspace=_workspace_folder(settings.workspace_root, settings.sources.get("workspace_root") == "default"),
+        once=args.once,
+        max_jobs=args.max_jobs,
+        poll_seconds=settings.poll_interval,
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.max_attempts,
+    )
+    stop = threading.Event()
+    log = EventLog(options.worker_id)
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log("stop_requested", signal=signal.Signals(signum).name)
+        stop.set()
+
+    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        run_agent(open_store(settings.store, settings), options, handlers, stop, log)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+def main(argv: list[str] | None = None, handlers: Mapping[str, JobHandler] = BUILTIN_HANDLERS) -> int:
+    """Entry point of ``headless/agent.py``: parse ``argv``, run, and map errors to exit codes."""
+    parser = argparse.ArgumentParser(prog="agent", description="Pose Factory worker: runs queued jobs from a store.")
+    parser.add_argument("--config", help="YAML config file")
+    add_agent_options(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_from_args(args, handlers)
+    except UsageError as error:
+        print(f"agent: error: {redact(str(error))}", file=sys.stderr)
+        return 2
+    except PoseFactoryError as error:
+        print(f"agent: {redact(str(error))}", file=sys.stderr)
+        return 1
