@@ -1,0 +1,54 @@
+"""Shared fixtures: one SeaweedFS S3 server per session, a fresh store per test.
+
+``store`` is parametrized over :class:`LocalStore` and :class:`S3Store` so the same
+protocol tests run against both; the S3 variant is marked ``s3``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from seaweedfs_server import SeaweedFS
+
+from pose_factory_addon.core.store import LocalStore, ObjectStore, S3Store
+
+S3_RETRY_SECONDS = 30.0
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[SeaweedFS]:
+    """SeaweedFS on free loopback ports with a temp data folder, stopped at the end of the session."""
+    with SeaweedFS() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_url(s3_server: SeaweedFS, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``s3://bucket/<fresh prefix>`` with the endpoint and test credentials in the environment."""
+    for name, value in s3_server.environment().items():
+        monkeypatch.setenv(name, value)
+    return f"s3://{s3_server.bucket}/test-{uuid.uuid4().hex[:12]}"
+
+
+def make_s3_store(server: SeaweedFS, prefix: str | None = None) -> S3Store:
+    environment = server.environment()
+    return S3Store(
+        server.bucket,
+        prefix or f"test-{uuid.uuid4().hex[:12]}",
+        endpoint=server.endpoint,
+        region="auto",
+        retry_seconds=S3_RETRY_SECONDS,
+        access_key=environment["AWS_ACCESS_KEY_ID"],
+        secret_key=environment["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """A fresh, empty store: a temp folder, or a fresh prefix in the session's S3 bucket."""
+    if request.param == "local":
+        return LocalStore(tmp_path / "store")
+    return make_s3_store(request.getfixturevalue("s3_server"))
