@@ -243,7 +243,7 @@ def test_download_refuses_escaping_paths_and_bad_checksums(
 
     store.put(f"results/{manifest.job_id}/X_Bot/front.png", b"tampered")
     store.put(complete_key(manifest.job_id), json.dumps(good).encode())
-    with pytest.raises(QueueError, match="checksum mismatch for X_Bot/front.png"):
+    with pytest.raises(QueueError, match=r"checksum mismatch for X_Bot/front\.png"):
         queue.download_results(manifest.job_id, tmp_path / "dl" / "target")
     assert list((tmp_path / "dl").iterdir()) == []
 
