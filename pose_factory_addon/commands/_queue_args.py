@@ -1,0 +1,36 @@
+"""What the queue verbs (submit, status, wait, download, cancel) share: the store option and job ids."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..core.config import Settings, load_settings
+from ..core.errors import ManifestError, UsageError
+from ..core.manifest import validate_job_id
+from ..core.queue import JobQueue
+from ..core.store import open_store
+
+
+def add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="job store: file:///folder or s3://bucket/prefix (default: $POSE_FACTORY_STORE, then a local folder)",
+    )
+
+
+def job_id_argument(text: str) -> str:
+    """A job id from the command line; anything malformed is a usage error (exit 2)."""
+    try:
+        return validate_job_id(text)
+    except ManifestError as error:
+        raise UsageError(str(error)) from None
+
+
+def open_queue(args: argparse.Namespace) -> tuple[JobQueue, Settings]:
+    """The queue on ``--store`` (else ``$POSE_FACTORY_STORE``, else the user's local store)."""
+    settings = load_settings({"store": args.store}, config_path=args.config)
+    queue = JobQueue(
+        open_store(settings.store, settings), max_attempts=settings.max_attempts, lease_seconds=settings.lease_seconds
+    )
+    return queue, settings

@@ -1,0 +1,25 @@
+"""``pose-factory cancel``: cancel a pending or running job."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ._queue_args import add_store_option, job_id_argument, open_queue
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "cancel", help="cancel a job", description="Cancel a job; a running job stops at its next progress report."
+    )
+    parser.add_argument("job_id", metavar="JOB_ID")
+    add_store_option(parser)
+    parser.set_defaults(func=run_cancel)
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    job_id = job_id_argument(args.job_id)
+    queue, _ = open_queue(args)
+    status = queue.cancel(job_id)
+    print(f"{status.job_id}: {status.state}")
+    return 0

@@ -1,0 +1,33 @@
+"""``pose-factory download``: fetch a completed job's results, verified against ``_complete.json``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ._queue_args import add_store_option, job_id_argument, open_queue
+
+DEFAULT_DOWNLOAD_ROOT = Path("data") / "working"
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "download",
+        help="download a completed job's results",
+        description="Download and verify (sizes and SHA-256) every result file; nothing is written unless all of them check out.",
+    )
+    parser.add_argument("job_id", metavar="JOB_ID")
+    parser.add_argument("--out", metavar="DIR", help="target folder (default data/working/<job_id>)")
+    parser.add_argument("--force", action="store_true", help="overwrite files in a non-empty target folder")
+    add_store_option(parser)
+    parser.set_defaults(func=run_download)
+
+
+def run_download(args: argparse.Namespace) -> int:
+    job_id = job_id_argument(args.job_id)
+    queue, _ = open_queue(args)
+    target = Path(args.out) if args.out else DEFAULT_DOWNLOAD_ROOT / job_id
+    written = queue.download_results(job_id, target, force=args.force)
+    print(f"{len(written)} files verified and written to {target.resolve()}")
+    return 0

@@ -1,0 +1,78 @@
+"""``pose-factory submit``: upload characters once, estimate the cost, and queue a render job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..core.config import load_settings
+from ..core.cost import check_render_job, format_usd
+from ..core.errors import CostLimitExceeded
+from ..core.frames import frame_count_estimate, parse_frame_spec
+from ..core.manifest import RenderParams, new_render_manifest
+from ..core.queue import JobQueue
+from ..core.security import safe_slug
+from ..core.store import open_store
+from ._queue_args import add_store_option
+from .render_options import add_render_options, character_files, render_params_from_args
+from .wait import wait_for_job
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "submit",
+        help="queue a render job for agents (prints the job id)",
+        description="Upload the characters (once, by content hash), check the cost limits, and queue a render job.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="character files (.fbx, .glb, .gltf) or folders")
+    add_render_options(parser)
+    parser.add_argument("--name", default="dataset", help="output name recorded in the job (default %(default)s)")
+    parser.add_argument(
+        "--max-cost", type=float, metavar="USD", help="refuse above this many USD (can only lower max_cost_per_job)"
+    )
+    parser.add_argument("--yes", action="store_true", help="submit without asking when the cost is above the warning threshold")
+    parser.add_argument("--wait", action="store_true", help="then wait for the job like `pose-factory wait`")
+    parser.add_argument("--timeout", type=float, metavar="S", help="with --wait: seconds to wait (default: wait_timeout setting)")
+    add_store_option(parser)
+    parser.set_defaults(func=run_submit)
+
+
+def image_count(params: RenderParams) -> int:
+    """Images the job will render, with the frame count estimated before the clips are read."""
+    frames = frame_count_estimate(parse_frame_spec(params.frames))
+    return len(params.characters) * params.views_per_frame() * frames
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    settings = load_settings({"store": args.store}, config_path=args.config)
+    files = character_files(args.paths)
+    params = render_params_from_args(args, files, output_name=safe_slug(args.name))
+    count = image_count(params)
+    decision = check_render_job(count, params.preset, settings, args.max_cost)
+    print(
+        f"estimate: {count} images, {format_usd(decision.total)} ({format_usd(decision.per_image)} per image, {decision.source})",
+        file=sys.stderr,
+    )
+    if decision.warning and not args.yes and not _confirmed(decision.warning):
+        raise CostLimitExceeded(f"{decision.warning}; not submitted (pass --yes to submit anyway)")
+    queue = JobQueue(
+        open_store(settings.store, settings), max_attempts=settings.max_attempts, lease_seconds=settings.lease_seconds
+    )
+    for path in files.values():
+        queue.upload_character(path)
+    manifest = new_render_manifest(params)
+    queue.submit(manifest)
+    print(manifest.job_id)
+    sys.stdout.flush()
+    if args.wait:
+        timeout = args.timeout if args.timeout is not None else settings.wait_timeout
+        return wait_for_job(queue, manifest.job_id, timeout, min(settings.poll_interval, 2.0))
+    return 0
+
+
+def _confirmed(warning: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    answer = input(f"{warning}. Submit anyway? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
