@@ -177,38 +177,36 @@ def box_corners(box_min: npt.ArrayLike, box_max: npt.ArrayLike) -> FloatArray:
     return np.array([[(low, high)[i][0], (low, high)[j][1], (low, high)[k][2]] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
 
 
-def fit_distance(
-    box_min: npt.ArrayLike,
-    box_max: npt.ArrayLike,
+def fit_distances(
+    points: npt.ArrayLike,
+    centre: npt.ArrayLike,
     views: list[OrbitView],
     fov_x: float,
     fov_y: float,
     padding: float = defaults.PADDING_FACTOR,
-) -> float:
-    """Camera distance (metres) from the box centre at which the whole box fits every view.
+) -> FloatArray:
+    """Camera distance [len(views)] (metres from ``centre``) at which every point [N, 3] fits each view.
 
-    This is the seed formula ``distance = (extent / 2) / tan(fov / 2) * padding`` solved
-    exactly per box corner: for each view, each corner and each image axis, the camera must
-    be far enough that the corner's offset, scaled by ``padding``, stays within the half field
-    of view. The largest distance over all views is used, so the character keeps one size in
-    every view and fills about ``1 / padding`` of the tighter image dimension.
+    The seed formula ``distance = (extent / 2) / tan(fov / 2) * padding`` solved exactly per
+    point: for each view (camera aimed at ``centre``) and each image axis, the camera must be
+    far enough that the point's offset from ``centre``, scaled by ``padding``, stays within the
+    half field of view. Pass the 8 :func:`box_corners` to fit a box, or the mesh vertices of
+    every rendered frame to fit the body itself (tighter in diagonal views of wide poses). The
+    body then fills about ``1 / padding`` of the tighter image dimension.
     """
-    low = np.asarray(box_min, dtype=np.float64)
-    high = np.asarray(box_max, dtype=np.float64)
-    centre = (low + high) / 2.0
-    offsets = box_corners(low, high) - centre
+    target = np.asarray(centre, dtype=np.float64)
+    offsets = np.asarray(points, dtype=np.float64).reshape(-1, 3) - target
     tan_x = math.tan(fov_x / 2.0)
     tan_y = math.tan(fov_y / 2.0)
-    needed = 0.0
-    for view in views:
+    distances = np.zeros(len(views))
+    for index, view in enumerate(views):
         toward_camera = orbit_direction(view.azimuth_deg, view.elevation_deg)
-        matrix = look_at(centre + toward_camera, centre)
-        right, up = matrix[:3, 0], matrix[:3, 1]
+        matrix = look_at(target + toward_camera, target)
         along = offsets @ toward_camera
-        horizontal = np.abs(offsets @ right) * padding / tan_x + along
-        vertical = np.abs(offsets @ up) * padding / tan_y + along
-        needed = max(needed, float(horizontal.max()), float(vertical.max()))
-    return needed
+        horizontal = np.abs(offsets @ matrix[:3, 0]) * padding / tan_x + along
+        vertical = np.abs(offsets @ matrix[:3, 1]) * padding / tan_y + along
+        distances[index] = max(float(horizontal.max(initial=0.0)), float(vertical.max(initial=0.0)))
+    return distances
 
 
 def orbit_camera_matrix(centre: npt.ArrayLike, distance: float, view: OrbitView) -> FloatArray:

@@ -1,0 +1,78 @@
+"""``dataset.json``: what was asked, with which software, how long each image took, and what failed.
+
+Built by the render pipeline and merged here when several worker processes rendered parts of
+one dataset (``pose-factory render --workers N``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from .manifest import RenderParams
+from .presets import RenderPreset
+
+_TIMING_KEYS = ("import_s", "framing_s", "render_s", "label_s")
+
+
+def spec_dict(params: RenderParams) -> dict[str, Any]:
+    """``params`` as JSON-ready data (tuples become lists)."""
+    data: dict[str, Any] = json.loads(json.dumps(asdict(params)))
+    return data
+
+
+def new_summary(params: RenderParams, preset: RenderPreset, versions: dict[str, str]) -> dict[str, Any]:
+    """An empty summary; the pipeline appends to ``characters``, ``images`` and ``failures``."""
+    return {
+        "spec": spec_dict(params),
+        "versions": dict(versions),
+        "preset": asdict(preset),
+        "characters": [],
+        "images": [],
+        "failures": [],
+    }
+
+
+def finish_summary(summary: dict[str, Any], wall_s: float) -> dict[str, Any]:
+    """Add ``counts`` and ``timings`` (totals over characters and images, seconds) to ``summary``."""
+    images = summary["images"]
+    characters = summary["characters"]
+    timings = {key: 0.0 for key in _TIMING_KEYS}
+    for character in characters:
+        timings["import_s"] += float(character.get("import_s", 0.0))
+        timings["framing_s"] += float(character.get("framing_s", 0.0))
+    for image in images:
+        timings["render_s"] += float(image.get("render_s", 0.0))
+        timings["label_s"] += float(image.get("label_s", 0.0))
+    timings = {key: round(value, 3) for key, value in timings.items()}
+    timings["wall_s"] = round(wall_s, 3)
+    timings["per_image_s"] = round(wall_s / len(images), 4) if images else 0.0
+    summary["counts"] = {"images": len(images), "characters": len(characters), "failures": len(summary["failures"])}
+    summary["timings"] = timings
+    return summary
+
+
+def merge_summaries(parts: Sequence[dict[str, Any]], wall_s: float) -> dict[str, Any]:
+    """One summary from the summaries of workers that rendered disjoint sets of characters of one spec.
+
+    The merged ``spec`` lists every character of every part, in part order.
+    """
+    if not parts:
+        raise ValueError("nothing to merge")
+    merged: dict[str, Any] = {
+        "spec": json.loads(json.dumps(parts[0]["spec"])),
+        "versions": parts[0]["versions"],
+        "preset": parts[0]["preset"],
+        "characters": [],
+        "images": [],
+        "failures": [],
+    }
+    merged["spec"]["characters"] = []
+    for part in parts:
+        merged["spec"]["characters"].extend(part["spec"]["characters"])
+        for key in ("characters", "images", "failures"):
+            merged[key].extend(part[key])
+    merged["workers"] = len(parts)
+    return finish_summary(merged, wall_s)

@@ -1,0 +1,248 @@
+"""The render loop: each character imported once, each frame evaluated once, every view rendered from it.
+
+For each frame the posed meshes, landmarks and ray-cast scene come from one evaluated
+depsgraph, and the single camera moves through every view; the pixels and the labels of an
+image therefore always describe the same pose. Output layout (DESIGN.md section 6)::
+
+    <out>/<character>/<view>.png            one frame selected
+    <out>/<character>/<view>_f<frame>.png   several frames (frame zero-padded to 4 digits)
+    <out>/<character>/<same stem>.json      labels of that image
+    <out>/coco_keypoints.json               COCO keypoints of every image (when coco17 is asked)
+    <out>/dataset.json                      spec, versions, preset, timings, failures
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+
+from .. import __version__
+from ..core.camera import (
+    OrbitView,
+    field_of_view,
+    orbit_camera_matrix,
+    orbit_views,
+    project_points,
+    seed_camera_matrix,
+    world_to_camera,
+)
+from ..core.coco import coco_keypoints
+from ..core.dataset import finish_summary, new_summary
+from ..core.drawing import draw_skeleton
+from ..core.errors import RenderError
+from ..core.frames import frame_count_estimate, parse_frame_spec, select_frames
+from ..core.labels import image_label, occluded_from_hits, pixel_bbox
+from ..core.manifest import RenderParams
+from ..core.presets import RenderPreset, render_preset
+from ..core.security import resolve_under
+from .framing import frame_character
+from .importer import import_character
+from .keypoints import LandmarkReader, ray_hit_distances
+from .meshes import mesh_world_vertices
+from .scene import add_camera, add_lighting, camera_intrinsics, configure_render, reset_scene, set_camera_matrix
+
+Progress = Callable[[int, int], None]
+DATASET_FILE = "dataset.json"
+COCO_FILE = "coco_keypoints.json"
+OVERLAY_DIR = "overlays"
+
+
+def image_stem(view: OrbitView, frame: int, several_frames: bool) -> str:
+    """File stem of one image: ``<view>`` or ``<view>_f<frame:04d>``."""
+    return f"{view.name}_f{frame:04d}" if several_frames else view.name
+
+
+def software_versions() -> dict[str, str]:
+    """Versions recorded in ``dataset.json``."""
+    return {"pose_factory": __version__, "blender": bpy.app.version_string, "python": platform.python_version()}
+
+
+class _Counter:
+    """Images done and expected; the expected count is exact once a character's frames are known."""
+
+    def __init__(self, estimates: dict[str, int], progress: Progress | None) -> None:
+        self.expected = dict(estimates)
+        self.done = 0
+        self.progress = progress
+
+    def settle(self, character: str, images: int) -> None:
+        self.expected[character] = images
+        self._report()
+
+    def step(self) -> None:
+        self.done += 1
+        self._report()
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.done, max(self.done, sum(self.expected.values())))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def _render_still(scene: bpy.types.Scene, path: Path) -> None:
+    scene.render.filepath = str(path)
+    bpy.ops.render.render(write_still=True)
+
+
+def _render_character(
+    name: str,
+    path: Path,
+    params: RenderParams,
+    preset: RenderPreset,
+    out_dir: Path,
+    counter: _Counter,
+    transparent: bool,
+    debug_overlays: bool,
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    width, height = params.resolution
+    scene = reset_scene()
+    configure_render(scene, preset, width, height, transparent)
+    camera = add_camera(scene)
+    add_lighting(scene, preset, camera)
+    started = time.perf_counter()
+    character = import_character(path, name)
+    reader = LandmarkReader(character)
+    frames = select_frames(parse_frame_spec(params.frames), character.first_frame, character.last_frame)
+    import_s = time.perf_counter() - started
+    views = orbit_views(params.angles, params.elevations)
+    counter.settle(name, len(frames) * len(views))
+    started = time.perf_counter()
+    K = camera_intrinsics(scene, camera)
+    framing = frame_character(character, frames, views, *field_of_view(K, width, height))
+    framing_s = time.perf_counter() - started
+    character_dir = resolve_under(out_dir, name)
+    character_dir.mkdir(parents=True, exist_ok=True)
+    images: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
+    for frame in frames:
+        scene.frame_set(frame)
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        mesh_vertices = [mesh_world_vertices(obj, depsgraph) for obj in character.meshes]
+        all_vertices = np.concatenate(mesh_vertices)
+        landmarks = reader.world_positions(depsgraph, mesh_vertices)
+        for view, distance in zip(views, framing.distances, strict=True):
+            if params.framing == "auto":
+                matrix = orbit_camera_matrix(framing.centre, float(distance), view)
+            else:
+                matrix = seed_camera_matrix(view)
+            set_camera_matrix(camera, matrix)
+            stem = image_stem(view, frame, len(frames) > 1)
+            image_path = character_dir / f"{stem}.png"
+            started = time.perf_counter()
+            _render_still(scene, image_path)
+            render_s = time.perf_counter() - started
+            started = time.perf_counter()
+            R, t = world_to_camera(matrix)
+            hits, distances = ray_hit_distances(scene, depsgraph, np.asarray(matrix)[:3, 3], landmarks)
+            vertex_pixels, vertex_depth = project_points(all_vertices, K, R, t)
+            label = image_label(
+                image=f"{name}/{stem}.png",
+                character=name,
+                view=view,
+                frame=frame,
+                width=width,
+                height=height,
+                K=K,
+                R=R,
+                t=t,
+                matrix_world=matrix,
+                landmarks_world=landmarks,
+                occluded=occluded_from_hits(hits, distances, reader.tolerances),
+                bbox=pixel_bbox(vertex_pixels, vertex_depth, width, height),
+                label_sets=params.labels,
+            )
+            _write_json(character_dir / f"{stem}.json", label)
+            label_s = time.perf_counter() - started
+            if debug_overlays:
+                _write_overlay(out_dir, name, stem, image_path, label)
+            labels.append(label)
+            images.append(
+                {
+                    "image": label["image"],
+                    "label": f"{name}/{stem}.json",
+                    "render_s": round(render_s, 4),
+                    "label_s": round(label_s, 4),
+                }
+            )
+            counter.step()
+    record = {
+        "name": name,
+        "file": path.name,
+        "animation_frames": [character.first_frame, character.last_frame],
+        "frames": frames,
+        "views": [view.name for view in views],
+        "bounds_min": [round(float(v), 5) for v in framing.low],
+        "bounds_max": [round(float(v), 5) for v in framing.high],
+        "camera_distances_m": [round(float(v), 4) for v in framing.distances] if params.framing == "auto" else None,
+        "import_s": round(import_s, 4),
+        "framing_s": round(framing_s, 4),
+    }
+    return record, images, labels
+
+
+def _write_overlay(out_dir: Path, name: str, stem: str, image_path: Path, label: dict[str, Any]) -> None:
+    from PIL import Image
+
+    label_set = "coco17" if "coco17" in label["keypoints"] else "mediapipe33"
+    target = resolve_under(out_dir, OVERLAY_DIR, name, f"{stem}.png")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(image_path) as image:
+        draw_skeleton(image, label["keypoints"][label_set], label_set).save(target)
+
+
+def render_dataset(
+    params: RenderParams,
+    files: Mapping[str, Path],
+    out_dir: Path,
+    progress: Progress | None = None,
+    *,
+    transparent: bool = False,
+    debug_overlays: bool = False,
+) -> dict[str, Any]:
+    """Render and label every character of ``params`` into ``out_dir``; returns the ``dataset.json`` content.
+
+    ``files`` maps each ``CharacterRef.name`` to a local file; ``progress`` receives
+    ``(images_done, images_total)`` after each image (the total is an estimate until each
+    character's animation length is known). A character that cannot be imported or rendered
+    is listed in ``failures`` and the others continue. ``transparent`` renders the background
+    with alpha 0; ``debug_overlays`` writes skeleton overlays to ``<out>/overlays/``.
+    This resets the process's Blender scene (run it in a background Blender or the bpy module).
+    """
+    wall_started = time.perf_counter()
+    preset = render_preset(params.preset)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    views_per_frame = params.views_per_frame()
+    estimate = frame_count_estimate(parse_frame_spec(params.frames)) * views_per_frame
+    counter = _Counter({ref.name: estimate for ref in params.characters}, progress)
+    summary = new_summary(params, preset, software_versions())
+    labels: list[dict[str, Any]] = []
+    for ref in params.characters:
+        path = files.get(ref.name)
+        try:
+            if path is None:
+                raise RenderError(f"{ref.name}: no local file was given for this character")
+            record, images, character_labels = _render_character(
+                ref.name, Path(path), params, preset, out_dir, counter, transparent, debug_overlays
+            )
+        except (RenderError, ValueError, RuntimeError) as error:
+            counter.settle(ref.name, 0)
+            summary["failures"].append({"character": ref.name, "file": Path(path).name if path else None, "error": str(error)})
+            continue
+        summary["characters"].append(record)
+        summary["images"].extend(images)
+        labels.extend(character_labels)
+    if labels and "coco17" in params.labels:
+        _write_json(out_dir / COCO_FILE, coco_keypoints(labels, description=f"Pose Factory {params.output_name}"))
+    finish_summary(summary, time.perf_counter() - wall_started)
+    _write_json(out_dir / DATASET_FILE, summary)
+    return summary
