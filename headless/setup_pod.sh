@@ -30,6 +30,7 @@ AGENT_LOG="$LOG_DIR/agent.log"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SOURCE="${POSE_FACTORY_SOURCE:-$(dirname "$SCRIPT_DIR")}"
 RUNTIME="${POSE_FACTORY_RUNTIME:-auto}"
+STOP_TIMEOUT_S=120
 SYSTEM_PACKAGES=(libegl1 libgl1 libgomp1 libxrender1 libxi6 libxkbcommon0 libxxf86vm1 libxfixes3 libsm6 tmux)
 
 say() { printf 'setup_pod: %s\n' "$*"; }
@@ -120,9 +121,19 @@ start_agent() {
             say "agent already running (pid $(cat "$PID_FILE")); set POSE_FACTORY_RESTART=1 to restart it"
             return
         fi
-        say "stopping agent $(cat "$PID_FILE") (it releases its job on SIGTERM)"
-        kill -TERM "$(cat "$PID_FILE")"
-        while kill -0 "$(cat "$PID_FILE")" 2>/dev/null; do sleep 1; done
+        local pid waited=0
+        pid="$(cat "$PID_FILE")"
+        say "stopping agent $pid (it releases its job on SIGTERM)"
+        kill -TERM "$pid"
+        while kill -0 "$pid" 2>/dev/null; do
+            if ((waited >= STOP_TIMEOUT_S)); then
+                say "agent $pid still running after ${STOP_TIMEOUT_S} s; killing it (its lease expires and another agent takes the job)"
+                kill -KILL "$pid"
+                break
+            fi
+            sleep 1
+            waited=$((waited + 1))
+        done
     fi
     agent_command
     say "starting agent: ${AGENT[*]}"
