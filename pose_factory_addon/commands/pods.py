@@ -50,6 +50,11 @@ def add_parser(subparsers: Any) -> None:
     create.add_argument("--cloud", default=defaults.RUNPOD_CLOUD_TYPE, choices=["ALL", "SECURE", "COMMUNITY"], help="cloud type")
     create.add_argument("--gpu-count", type=int, default=defaults.RUNPOD_GPU_COUNT, help="GPUs per pod")
     create.add_argument("--volume-gb", type=int, default=defaults.RUNPOD_VOLUME_GB, help="persistent volume size in GB")
+    create.add_argument(
+        "--runpod-secrets",
+        action="store_true",
+        help="reference the RunPod secrets aws_access_key_id and aws_secret_access_key instead of sending your AWS_* values",
+    )
     create.add_argument("--disk-gb", type=int, default=defaults.RUNPOD_CONTAINER_DISK_GB, help="container disk size in GB")
 
 
@@ -151,7 +156,7 @@ def _create_pod(args: argparse.Namespace) -> int:
         name=args.name,
         template_id=args.template,
         gpu_type_id=args.gpu,
-        env=agent_env(settings),
+        env=agent_env(settings, use_runpod_secrets=args.runpod_secrets),
         image_name=args.image,
         cloud_type=args.cloud,
         gpu_count=args.gpu_count,

@@ -130,8 +130,17 @@ def _gpu_from_response(data: Mapping[str, Any]) -> GpuType:
     )
 
 
-def agent_env(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment a pod's agent needs to reach the job store (values include credentials).
+def runpod_secret_reference(name: str) -> str:
+    """The template syntax RunPod replaces with the account secret ``name.lower()`` when a pod boots."""
+    return f"{{{{ RUNPOD_SECRET_{name.lower()} }}}}"
+
+
+def agent_env(settings: Settings, environ: Mapping[str, str] | None = None, use_runpod_secrets: bool = False) -> dict[str, str]:
+    """The environment a pod's agent needs to reach the job store.
+
+    The S3 credentials are copied from ``environ`` (so the values are secrets), or, with
+    ``use_runpod_secrets``, replaced by references to RunPod account secrets named
+    ``aws_access_key_id`` and ``aws_secret_access_key``, so they never leave this machine.
 
     Raises:
         UsageError: the store is a local folder, which a pod cannot reach.
@@ -145,6 +154,9 @@ def agent_env(settings: Settings, environ: Mapping[str, str] | None = None) -> d
     }
     if settings.s3_endpoint:
         env["POSE_FACTORY_S3_ENDPOINT"] = settings.s3_endpoint
+    if use_runpod_secrets:
+        env.update({name: runpod_secret_reference(name) for name in _AGENT_SECRETS[:2]})
+        return env
     for name in _AGENT_SECRETS:
         value = secret(name, environ)
         if value:

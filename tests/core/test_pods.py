@@ -310,6 +310,9 @@ def test_agent_env_needs_s3_store() -> None:
         "AWS_ACCESS_KEY_ID": "id",
         "AWS_SECRET_ACCESS_KEY": "secret",
     }
+    referenced = agent_env(settings, environ={"AWS_SECRET_ACCESS_KEY": "secret"}, use_runpod_secrets=True)
+    assert referenced["AWS_ACCESS_KEY_ID"] == "{{ RUNPOD_SECRET_aws_access_key_id }}"
+    assert referenced["AWS_SECRET_ACCESS_KEY"] == "{{ RUNPOD_SECRET_aws_secret_access_key }}"
     with pytest.raises(UsageError, match="s3:// store"):
         agent_env(load_settings(environ={"POSE_FACTORY_STORE": "file:///tmp/store"}), environ={})
 
