@@ -22,7 +22,7 @@ import pytest
 from pose_factory_addon.cli import main
 from pose_factory_addon.core.config import load_settings
 from pose_factory_addon.core.errors import PodError, UsageError
-from pose_factory_addon.core.pod_state import read_pod_id, save_pod_id
+from pose_factory_addon.core.pod_state import read_pod_id
 from pose_factory_addon.core.pods import RunPodClient, agent_env, validate_pod_id
 
 POD_ID = "ld5b9pkblr0xdu"
@@ -399,12 +399,3 @@ def test_cli_errors_are_one_line(
     monkeypatch.delenv("RUNPOD_API_KEY")
     assert main(["pods", "list"]) == 1
     assert "RUNPOD_API_KEY is not set" in capsys.readouterr().err
-
-
-def test_saved_pod_state_survives_and_is_validated(cli_env: Path) -> None:
-    path = save_pod_id(POD_ID)
-    assert path == cli_env / "config" / "pose-factory" / "pod_id"
-    assert path.read_text() == POD_ID + "\n"
-    path.write_text(HOSTILE_ID)
-    with pytest.raises(PodError, match="does not hold a valid pod id"):
-        read_pod_id()
