@@ -1,0 +1,306 @@
+"""Procedural sample characters: Mixamo-named mannequins with known poses, for the demo and tests.
+
+We cannot ship Mixamo files, so this module builds look-alikes: an armature with Mixamo's 65
+``mixamorig:*`` bones and rest conventions (T-pose, palms down, facing -Y, standing on z = 0,
+"Left" = the character's own left = +X), two skinned meshes like X Bot (``Mannequin_Body``,
+``Mannequin_Joints``), and procedural motions. The geometry and motions are defined in numpy
+in :mod:`pose_factory_addon.core.sample_rig` and :mod:`pose_factory_addon.core.sample_mesh`;
+this module only turns them into Blender data and files.
+
+Public API
+----------
+``build_sample_character(shape, motion, *, scene=None, mixamo_layout=False) -> armature object``
+    Build the character in ``scene`` (default: the context scene), with the motion as the
+    armature's active action and the scene frame range set to it (frames start at 1, 30 fps).
+    ``mixamo_layout=True`` gives the armature object the transform Blender gives an imported
+    Mixamo FBX (scale 0.01, 90 degrees about X, bones and vertices in centimetres, Y up);
+    the world-space result is identical either way.
+``export_sample_character(path, shape, motion) -> Path``
+    Write ``.fbx`` (as Mixamo ships it: centimetres, Y up, ``mixamorig:*`` bones, take
+    ``mixamo.com``; Blender re-imports it with the armature at scale 0.01 rotated 90 degrees
+    about X) or ``.glb`` (glTF binary with the animation). Builds in a temporary scene, so
+    the current scene is left alone.
+``write_sample_set(out_dir) -> list[Path]``
+    Write :data:`SAMPLE_SET`, the files committed in ``samples/characters/``.
+``known_joint_positions(shape, motion, frame) -> {bone: [3]}``
+    Ground truth from the generator's own definition: world metres of the posed heads of the
+    landmark bones (``LeftArm``, ``LeftHand``, ``LeftHandIndex1``, ``LeftToe_End``, ...) plus
+    ``Head`` and ``HeadTop_End``, keyed without the ``mixamorig:`` prefix.
+``known_landmark_positions(shape, motion, frame) -> {mediapipe name: [3]}``
+    The same for MediaPipe-33 names, including skin points for nose, eyes, ears and heels.
+
+Shapes: ``slim`` (1.82 m), ``average`` (1.75 m), ``heavy`` (1.68 m). Motions (see
+:data:`pose_factory_addon.core.sample_rig.MOTIONS` for which frame holds which pose):
+``tpose`` and ``still`` (1 frame), ``walk`` (32 frames, in place), ``squat`` (40),
+``wave`` (32; the character's RIGHT hand waves above the head in every frame) and
+``jumping_jack`` (24). Clips loop: frame ``frame_count + 1`` equals frame 1.
+Bone rolls: every bone's local Z axis points as close to world -Y (the character's front)
+as the bone direction allows; feet and toes, which point forward, have local Z up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+import bpy
+import numpy as np
+from mathutils import Matrix, Quaternion
+
+from ..core.sample_mesh import known_landmark_positions, mannequin_meshes
+from ..core.sample_rig import MIXAMO_PREFIX, frame_pose, known_joint_positions, motion, skeleton
+
+__all__ = [
+    "SAMPLE_SET",
+    "build_sample_character",
+    "export_sample_character",
+    "known_joint_positions",
+    "known_landmark_positions",
+    "write_sample_set",
+]
+
+# (file name, shape, motion) of the committed sample files.
+SAMPLE_SET: Final = (
+    ("Mannequin_Average_Walk.fbx", "average", "walk"),
+    ("Mannequin_Heavy_Squat.fbx", "heavy", "squat"),
+    ("Mannequin_Slim_Wave.glb", "slim", "wave"),
+    ("Mannequin_Average_JumpingJack.glb", "average", "jumping_jack"),
+)
+
+FRAMES_PER_SECOND: Final = 30  # Mixamo's rate, used for FBX
+GLTF_FRAMES_PER_SECOND: Final = 24  # Blender's default rate, so glTF keys import on whole frames
+MIXAMO_TAKE_NAME: Final = "mixamo.com"
+_MIXAMO_OBJECT_MATRIX: Final = Matrix.Diagonal((0.01, 0.01, 0.01, 1.0)) @ Matrix.Rotation(np.pi / 2.0, 4, "X")
+_MATERIAL_COLOURS: Final = {
+    "Mannequin_Body": (0.78, 0.76, 0.72, 1.0),
+    "Mannequin_Joints": (0.32, 0.33, 0.36, 1.0),
+}
+
+
+def _bone_roll_reference(direction: np.ndarray) -> np.ndarray:
+    """World axis a bone's local Z should face: the front (-Y), or up for bones along Y."""
+    front = np.array([0.0, -1.0, 0.0])
+    if abs(float(np.dot(direction, front))) > 0.9 * float(np.linalg.norm(direction)):
+        return np.array([0.0, 0.0, 1.0])
+    return front
+
+
+def _create_armature(scene: bpy.types.Scene, shape: str, object_matrix: Matrix) -> bpy.types.Object:
+    data = bpy.data.armatures.new("Armature")
+    armature = bpy.data.objects.new("Armature", data)
+    scene.collection.objects.link(armature)
+    view_layer = scene.view_layers[0]
+    armature.matrix_world = object_matrix
+    to_armature = np.array(object_matrix.inverted())
+    view_layer.objects.active = armature
+    with bpy.context.temp_override(scene=scene, view_layer=view_layer, active_object=armature, object=armature):
+        bpy.ops.object.mode_set(mode="EDIT")
+        edit_bones = data.edit_bones
+        for name, bone in skeleton(shape).items():
+            edit_bone = edit_bones.new(MIXAMO_PREFIX + name)
+            head, tail = np.array(bone.head), np.array(bone.tail)
+            edit_bone.head = (to_armature @ np.append(head, 1.0))[:3]
+            edit_bone.tail = (to_armature @ np.append(tail, 1.0))[:3]
+            edit_bone.align_roll(to_armature[:3, :3] @ _bone_roll_reference(tail - head))
+            if bone.parent:
+                edit_bone.parent = edit_bones[MIXAMO_PREFIX + bone.parent]
+        bpy.ops.object.mode_set(mode="OBJECT")
+    return armature
+
+
+def _material(name: str) -> bpy.types.Material:
+    material = bpy.data.materials.new(name)
+    colour = _MATERIAL_COLOURS[name]
+    material.diffuse_color = colour
+    material.use_nodes = True
+    principled = material.node_tree.nodes.get("Principled BSDF")
+    if principled is not None:
+        principled.inputs["Base Color"].default_value = colour
+        principled.inputs["Roughness"].default_value = 0.6
+    return material
+
+
+def _create_meshes(collection: bpy.types.Collection, armature: bpy.types.Object, shape: str) -> list[bpy.types.Object]:
+    to_armature = np.array(armature.matrix_world.inverted())
+    meshes = []
+    for name, mesh_data in mannequin_meshes(shape).items():
+        vertices = mesh_data.vertices @ to_armature[:3, :3].T + to_armature[:3, 3]
+        mesh = bpy.data.meshes.new(name)
+        mesh.from_pydata(vertices.tolist(), [], mesh_data.faces)
+        mesh.polygons.foreach_set("use_smooth", [True] * len(mesh.polygons))
+        mesh.materials.append(_material(name))
+        mesh.update()
+        mesh_object = bpy.data.objects.new(name, mesh)
+        collection.objects.link(mesh_object)
+        mesh_object.parent = armature
+        for bone, (indices, weights) in mesh_data.weights.items():
+            group = mesh_object.vertex_groups.new(name=MIXAMO_PREFIX + bone)
+            for weight in np.unique(weights):
+                group.add(indices[weights == weight].tolist(), float(weight), "REPLACE")
+        modifier = mesh_object.modifiers.new("Armature", "ARMATURE")
+        modifier.object = armature
+        meshes.append(mesh_object)
+    return meshes
+
+
+def _animate(armature: bpy.types.Object, shape: str, motion_name: str, action_name: str, first_frame: int) -> bpy.types.Action:
+    """Key every moving bone at every frame: pose-bone rotations are the generator's rest-axes
+    rotations conjugated into each bone's rest frame (armature space). Clip frame 1 is keyed
+    at scene frame ``first_frame``."""
+    clip = motion(motion_name)
+    to_armature = np.array(armature.matrix_world.inverted())[:3, :3]
+    axes = to_armature / np.linalg.norm(to_armature[:, 0])
+    poses = [frame_pose(shape, motion_name, frame) for frame in range(1, clip.frame_count + 1)]
+    moving = sorted({name for pose in poses for name in pose.rotations} | {"Hips"})
+    armature.animation_data_create()
+    action = bpy.data.actions.new(action_name)
+    armature.animation_data.action = action
+    previous: dict[str, Quaternion] = {}
+    for frame, pose in enumerate(poses, start=first_frame):
+        for name in moving:
+            pose_bone = armature.pose.bones[MIXAMO_PREFIX + name]
+            rest = np.array(pose_bone.bone.matrix_local.to_3x3())
+            rotation = axes @ pose.rotations.get(name, np.eye(3)) @ axes.T
+            quaternion = Matrix((rest.T @ rotation @ rest).tolist()).to_quaternion()
+            if name in previous and previous[name].dot(quaternion) < 0.0:
+                quaternion.negate()
+            previous[name] = quaternion
+            pose_bone.rotation_mode = "QUATERNION"
+            pose_bone.rotation_quaternion = quaternion
+            pose_bone.keyframe_insert("rotation_quaternion", frame=frame, group=pose_bone.name)
+        hips = armature.pose.bones[MIXAMO_PREFIX + "Hips"]
+        hips_rest = np.array(hips.bone.matrix_local.to_3x3())
+        hips.location = hips_rest.T @ (to_armature @ pose.hips_offset)
+        hips.keyframe_insert("location", frame=frame, group=hips.name)
+    return action
+
+
+def build_sample_character(
+    shape: str = "average",
+    motion_name: str = "walk",
+    *,
+    scene: bpy.types.Scene | None = None,
+    mixamo_layout: bool = False,
+    action_name: str | None = None,
+    first_frame: int = 1,
+    frames_per_second: int = FRAMES_PER_SECOND,
+) -> bpy.types.Object:
+    """Build a sample mannequin with its motion in ``scene``; returns the armature object.
+
+    The action is named ``action_name`` (default: the motion's name); clip frame 1 is keyed at
+    scene frame ``first_frame`` and the scene's frame range and rate are set to the clip.
+    Raises ``ValueError`` for an unknown shape or motion.
+    """
+    clip = motion(motion_name)
+    skeleton(shape)
+    scene = scene or bpy.context.scene
+    object_matrix = _MIXAMO_OBJECT_MATRIX if mixamo_layout else Matrix.Identity(4)
+    armature = _create_armature(scene, shape, object_matrix)
+    _create_meshes(scene.collection, armature, shape)
+    _animate(armature, shape, motion_name, action_name or motion_name, first_frame)
+    scene.render.fps = frames_per_second
+    scene.frame_start = first_frame
+    scene.frame_end = first_frame + clip.frame_count - 1
+    scene.frame_set(first_frame)
+    return armature
+
+
+def _remove_scene(scene: bpy.types.Scene) -> None:
+    """Delete a temporary scene and every datablock its objects used."""
+    objects = list(scene.collection.all_objects)
+    data = [obj.data for obj in objects]
+    actions = [obj.animation_data.action for obj in objects if obj.animation_data and obj.animation_data.action]
+    materials = [slot.material for obj in objects for slot in obj.material_slots if slot.material]
+    for obj in objects:
+        bpy.data.objects.remove(obj)
+    for block in data:
+        if isinstance(block, bpy.types.Mesh):
+            bpy.data.meshes.remove(block)
+        elif isinstance(block, bpy.types.Armature):
+            bpy.data.armatures.remove(block)
+    for action in actions:
+        bpy.data.actions.remove(action)
+    for material in set(materials):
+        bpy.data.materials.remove(material)
+    bpy.data.scenes.remove(scene)
+
+
+def export_sample_character(path: str | Path, shape: str, motion_name: str) -> Path:
+    """Write a sample character to ``path`` (``.fbx`` or ``.glb``); returns the path.
+
+    Raises ``ValueError`` for an unknown shape, motion or file extension.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".fbx", ".glb"):
+        raise ValueError(f"sample characters are written as .fbx or .glb, not {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    is_fbx = suffix == ".fbx"
+    # The FBX take is named after the scene; Blender's importer puts FBX time 0 at frame 1 and
+    # glTF time t at frame t * fps, so FBX keys start at frame 0 and glTF keys at frame 1 / 24 s.
+    scene = bpy.data.scenes.new(MIXAMO_TAKE_NAME if is_fbx else motion_name)
+    try:
+        view_layer = scene.view_layers[0]
+        build_sample_character(
+            shape,
+            motion_name,
+            scene=scene,
+            mixamo_layout=is_fbx,
+            action_name=MIXAMO_TAKE_NAME if is_fbx else motion_name,
+            first_frame=0 if is_fbx else 1,
+            frames_per_second=FRAMES_PER_SECOND if is_fbx else GLTF_FRAMES_PER_SECOND,
+        )
+        with bpy.context.temp_override(scene=scene, view_layer=view_layer):
+            if is_fbx:
+                _export_fbx(path)
+            else:
+                _export_glb(path)
+    finally:
+        _remove_scene(scene)
+    return path
+
+
+def _export_fbx(path: Path) -> None:
+    """FBX in Mixamo's layout: the scene's Scale(0.01) @ Rot90X armature cancels the
+    exporter's centimetre and Y-up conversion, so the file's root transform is identity."""
+    bpy.ops.export_scene.fbx(
+        filepath=str(path),
+        use_selection=False,
+        object_types={"ARMATURE", "MESH"},
+        global_scale=1.0,
+        apply_unit_scale=True,
+        apply_scale_options="FBX_SCALE_NONE",
+        axis_forward="-Z",
+        axis_up="Y",
+        add_leaf_bones=False,
+        primary_bone_axis="Y",
+        secondary_bone_axis="X",
+        use_armature_deform_only=False,
+        bake_anim=True,
+        bake_anim_use_all_bones=True,
+        bake_anim_use_nla_strips=False,
+        bake_anim_use_all_actions=False,
+        bake_anim_force_startend_keying=True,
+        bake_anim_simplify_factor=0.0,
+        path_mode="STRIP",
+    )
+
+
+def _export_glb(path: Path) -> None:
+    bpy.ops.export_scene.gltf(
+        filepath=str(path),
+        export_format="GLB",
+        use_selection=False,
+        export_animations=True,
+        export_skins=True,
+        export_yup=True,
+        export_apply=False,
+        export_force_sampling=True,
+        use_active_scene=True,
+    )
+
+
+def write_sample_set(out_dir: str | Path) -> list[Path]:
+    """Write every file of :data:`SAMPLE_SET` into ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    return [export_sample_character(out_dir / file_name, shape, motion_name) for file_name, shape, motion_name in SAMPLE_SET]
