@@ -9,11 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
+from .coco import coco_keypoints
 from .manifest import RenderParams
 from .presets import RenderPreset
+from .security import resolve_under
 
+DATASET_FILE = "dataset.json"
+COCO_FILE = "coco_keypoints.json"
 _TIMING_KEYS = ("import_s", "framing_s", "render_s", "label_s")
 
 
@@ -76,3 +81,20 @@ def merge_summaries(parts: Sequence[dict[str, Any]], wall_s: float) -> dict[str,
             merged[key].extend(part[key])
     merged["workers"] = len(parts)
     return finish_summary(merged, wall_s)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented UTF-8 JSON."""
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def write_dataset_files(out_dir: Path, summary: dict[str, Any], labels: Sequence[dict[str, Any]]) -> None:
+    """Write ``dataset.json`` and, when the labels include COCO-17, ``coco_keypoints.json`` into ``out_dir``."""
+    if labels and "coco17" in labels[0]["keypoints"]:
+        write_json(out_dir / COCO_FILE, coco_keypoints(labels, description=f"Pose Factory {summary['spec']['output_name']}"))
+    write_json(out_dir / DATASET_FILE, summary)
+
+
+def read_labels(out_dir: Path, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-image label records a summary lists (``images[*].label``, relative to ``out_dir``)."""
+    return [json.loads(resolve_under(out_dir, image["label"]).read_text(encoding="utf-8")) for image in summary["images"]]

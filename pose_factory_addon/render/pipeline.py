@@ -13,10 +13,12 @@ image therefore always describe the same pose. Output layout (DESIGN.md section 
 
 from __future__ import annotations
 
-import json
+import os
 import platform
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,7 @@ from ..core.camera import (
     seed_camera_matrix,
     world_to_camera,
 )
-from ..core.coco import coco_keypoints
-from ..core.dataset import finish_summary, new_summary
+from ..core.dataset import finish_summary, new_summary, write_dataset_files, write_json
 from ..core.drawing import draw_skeleton
 from ..core.errors import RenderError
 from ..core.frames import frame_count_estimate, parse_frame_spec, select_frames
@@ -49,8 +50,6 @@ from .meshes import mesh_world_vertices
 from .scene import add_camera, add_lighting, camera_intrinsics, configure_render, reset_scene, set_camera_matrix
 
 Progress = Callable[[int, int], None]
-DATASET_FILE = "dataset.json"
-COCO_FILE = "coco_keypoints.json"
 OVERLAY_DIR = "overlays"
 
 
@@ -85,13 +84,33 @@ class _Counter:
             self.progress(self.done, max(self.done, sum(self.expected.values())))
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+@contextmanager
+def quiet_output() -> Iterator[None]:
+    """Silence Blender's per-render and importer chatter on file descriptors 1 and 2 (it would break progress bars).
+
+    Failures still surface: Blender raises them as Python exceptions after the block.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for descriptor in (*saved, devnull):
+            os.close(descriptor)
 
 
 def _render_still(scene: bpy.types.Scene, path: Path) -> None:
     scene.render.filepath = str(path)
-    bpy.ops.render.render(write_still=True)
+    with quiet_output():
+        bpy.ops.render.render(write_still=True)
 
 
 def _render_character(
@@ -110,7 +129,8 @@ def _render_character(
     camera = add_camera(scene)
     add_lighting(scene, preset, camera)
     started = time.perf_counter()
-    character = import_character(path, name)
+    with quiet_output():
+        character = import_character(path, name)
     reader = LandmarkReader(character)
     frames = select_frames(parse_frame_spec(params.frames), character.first_frame, character.last_frame)
     import_s = time.perf_counter() - started
@@ -161,7 +181,7 @@ def _render_character(
                 bbox=pixel_bbox(vertex_pixels, vertex_depth, width, height),
                 label_sets=params.labels,
             )
-            _write_json(character_dir / f"{stem}.json", label)
+            write_json(character_dir / f"{stem}.json", label)
             label_s = time.perf_counter() - started
             if debug_overlays:
                 _write_overlay(out_dir, name, stem, image_path, label)
@@ -208,6 +228,7 @@ def render_dataset(
     *,
     transparent: bool = False,
     debug_overlays: bool = False,
+    write_summary: bool = True,
 ) -> dict[str, Any]:
     """Render and label every character of ``params`` into ``out_dir``; returns the ``dataset.json`` content.
 
@@ -215,7 +236,9 @@ def render_dataset(
     ``(images_done, images_total)`` after each image (the total is an estimate until each
     character's animation length is known). A character that cannot be imported or rendered
     is listed in ``failures`` and the others continue. ``transparent`` renders the background
-    with alpha 0; ``debug_overlays`` writes skeleton overlays to ``<out>/overlays/``.
+    with alpha 0; ``debug_overlays`` writes skeleton overlays to ``<out>/overlays/``;
+    ``write_summary=False`` (a worker rendering part of a dataset) skips ``dataset.json`` and
+    ``coco_keypoints.json``, which :func:`write_dataset_files` then writes for the whole.
     This resets the process's Blender scene (run it in a background Blender or the bpy module).
     """
     wall_started = time.perf_counter()
@@ -241,8 +264,7 @@ def render_dataset(
         summary["characters"].append(record)
         summary["images"].extend(images)
         labels.extend(character_labels)
-    if labels and "coco17" in params.labels:
-        _write_json(out_dir / COCO_FILE, coco_keypoints(labels, description=f"Pose Factory {params.output_name}"))
     finish_summary(summary, time.perf_counter() - wall_started)
-    _write_json(out_dir / DATASET_FILE, summary)
+    if write_summary:
+        write_dataset_files(out_dir, summary, labels)
     return summary
