@@ -20,11 +20,11 @@ from typing import Any, TypeGuard
 
 from . import defaults
 from .config import Settings
+from .dataset import DATASET_FILE
 from .errors import ConfigError, CostLimitExceeded, UsageError
 
 MONEY_DECIMALS = 6
 SHIPPED_COST_CONFIG = Path(__file__).with_name("cost_config.yaml")
-DATASET_FILE = "dataset.json"
 _PROVIDER_TYPES = ("local", "api")
 _LOCAL_FIELDS = ("gpu_cost_per_hr", "avg_render_time_sec")
 _API_FIELDS = ("base_cost", "steps_cost_per_step")
@@ -258,24 +258,28 @@ def validate(total: float, count: int, limits: CostLimits) -> str | None:
 
 
 def _dataset_preset(dataset: Mapping[str, Any]) -> Any:
-    for section in ("render", "spec", "render_settings", "settings"):
-        nested = dataset.get(section)
-        if isinstance(nested, dict) and "preset" in nested:
-            return nested["preset"]
-    return dataset.get("preset")
+    preset = dataset.get("preset")
+    if isinstance(preset, dict):
+        return preset.get("name")
+    if preset is None and isinstance(dataset.get("spec"), dict):
+        return dataset["spec"].get("preset")
+    return preset
 
 
-def _timing_seconds(timings: Any) -> list[float]:
-    if isinstance(timings, dict):
-        timings = timings.get("per_image", timings.get("images"))
-    if not isinstance(timings, list):
-        return []
+def _dataset_seconds_per_image(dataset: Mapping[str, Any]) -> float | None:
+    timings = dataset.get("timings")
+    if isinstance(timings, dict) and _positive_number(timings.get("per_image_s")):
+        return float(timings["per_image_s"])
+    images = dataset.get("images")
+    if not isinstance(images, list):
+        return None
     seconds: list[float] = []
-    for entry in timings:
-        value = entry.get("seconds") if isinstance(entry, dict) else entry
-        if _positive_number(value):
-            seconds.append(float(value))
-    return seconds
+    for image in images:
+        if isinstance(image, dict):
+            busy = sum(value for key in ("render_s", "label_s") if _positive_number(value := image.get(key)))
+            if busy > 0:
+                seconds.append(busy)
+    return sum(seconds) / len(seconds) if seconds else None
 
 
 def _dataset_files(search_dirs: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -291,14 +295,14 @@ def _dataset_files(search_dirs: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 def measured_seconds_per_image(preset: str, search_dirs: Sequence[str | os.PathLike[str]]) -> tuple[float, Path] | None:
-    """Mean render seconds per image of ``preset`` from the newest matching ``dataset.json``.
+    """Seconds per image of ``preset`` measured by the newest matching ``dataset.json``.
 
     Looks at ``<dir>/dataset.json`` and ``<dir>/*/dataset.json`` for each folder in
-    ``search_dirs``, newest first. A file counts when its preset (top-level ``preset`` or
-    ``preset`` inside ``render``, ``spec``, ``render_settings`` or ``settings``) equals
-    ``preset`` and it has timings: a ``timings`` list of ``{"seconds": s, ...}`` entries
-    (or plain numbers), or ``timings.per_image`` / ``timings.images`` holding such a list.
-    Unreadable or differently shaped files are skipped, never an error.
+    ``search_dirs``, newest first. The renderer's ``dataset.json`` names the preset in
+    ``preset.name`` (or ``spec.preset``) and gives ``timings.per_image_s``: wall-clock seconds
+    per image including import and framing, which is what a GPU pod bills. A file without it
+    falls back to the mean of ``render_s + label_s`` over its ``images``. Unreadable or
+    differently shaped files are skipped, never an error.
 
     Returns:
         ``(seconds, path)`` or ``None`` when no dataset has timings for ``preset``.
@@ -310,9 +314,9 @@ def measured_seconds_per_image(preset: str, search_dirs: Sequence[str | os.PathL
             continue
         if not isinstance(dataset, dict) or _dataset_preset(dataset) != preset:
             continue
-        seconds = _timing_seconds(dataset.get("timings"))
+        seconds = _dataset_seconds_per_image(dataset)
         if seconds:
-            return sum(seconds) / len(seconds), path
+            return seconds, path
     return None
 
 

@@ -23,7 +23,10 @@ from pose_factory_addon.core.cost import (
     measured_seconds_per_image,
     validate,
 )
+from pose_factory_addon.core.dataset import finish_summary, new_summary, write_dataset_files
 from pose_factory_addon.core.errors import ConfigError, CostLimitExceeded, UsageError
+from pose_factory_addon.core.manifest import CharacterRef, RenderParams
+from pose_factory_addon.core.presets import render_preset
 
 SEED_LIMITS = CostLimits(max_cost_per_job=100.0, warning_threshold=50.0, max_batch_size=1000)
 
@@ -167,37 +170,65 @@ def test_format_usd() -> None:
     ]
 
 
-def _write_dataset(folder: Path, preset: str, seconds: list[float], age_s: float = 0.0) -> Path:
+def _write_dataset(folder: Path, preset: str, per_image_s: float, age_s: float = 0.0) -> Path:
+    """A dataset.json shaped like the renderer's (core/dataset.py: preset dict, timings totals)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "dataset.json"
-    path.write_text(
-        json.dumps({"preset": preset, "timings": [{"image": f"x/{i}.png", "seconds": s} for i, s in enumerate(seconds)]})
-    )
+    summary = {
+        "spec": {"preset": preset, "characters": [{"name": "X_Bot"}]},
+        "preset": {"name": preset, "engine": "CYCLES", "samples": 16, "denoise": True, "lighting": "studio"},
+        "images": [{"path": "X_Bot/front.png", "render_s": per_image_s / 2, "label_s": 0.01}],
+        "timings": {
+            "import_s": 1.0,
+            "framing_s": 0.5,
+            "render_s": 3.0,
+            "label_s": 0.1,
+            "wall_s": 8.0,
+            "per_image_s": per_image_s,
+        },
+        "counts": {"images": 1, "characters": 1, "failures": 0},
+    }
+    path.write_text(json.dumps(summary))
     stamp = time.time() - age_s
     os.utime(path, (stamp, stamp))
     return path
 
 
 def test_measured_seconds_newest_matching_dataset(tmp_path: Path) -> None:
-    _write_dataset(tmp_path / "old", "standard", [10.0, 10.0], age_s=100)
-    newest = _write_dataset(tmp_path / "new", "standard", [1.0, 2.0, 3.0], age_s=10)
-    _write_dataset(tmp_path / "preview_run", "preview", [0.25], age_s=0)
+    _write_dataset(tmp_path / "old", "standard", 10.0, age_s=100)
+    newest = _write_dataset(tmp_path / "new", "standard", 2.0, age_s=10)
+    _write_dataset(tmp_path / "preview_run", "preview", 0.25, age_s=0)
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "dataset.json").write_text("{not json")
     assert measured_seconds_per_image("standard", [tmp_path]) == (2.0, newest.resolve())
-    assert measured_seconds_per_image("preview", [tmp_path / "preview_run"])[0] == 0.25  # type: ignore[index]
+    assert measured_seconds_per_image("preview", [tmp_path / "preview_run"]) == (
+        0.25,
+        (tmp_path / "preview_run" / "dataset.json").resolve(),
+    )
     assert measured_seconds_per_image("quality", [tmp_path, tmp_path / "missing"]) is None
 
 
-def test_measured_seconds_nested_preset_and_plain_numbers(tmp_path: Path) -> None:
+def test_reads_what_the_renderer_writes(tmp_path: Path) -> None:
+    params = RenderParams(characters=(CharacterRef("X_Bot", "ab" * 32, "fbx"),), preset="quality")
+    summary = new_summary(params, render_preset("quality"), {"blender": "4.5"})
+    summary["characters"].append({"name": "X_Bot", "import_s": 2.0, "framing_s": 1.0})
+    summary["images"].extend({"path": f"X_Bot/{view}.png", "render_s": 2.5, "label_s": 0.5} for view in ("front", "back"))
+    (tmp_path / "run").mkdir()
+    write_dataset_files(tmp_path / "run", finish_summary(summary, wall_s=9.0), [])
+    assert measured_seconds_per_image("quality", [tmp_path]) == (4.5, (tmp_path / "run" / "dataset.json").resolve())
+    assert measured_seconds_per_image("standard", [tmp_path]) is None
+
+
+def test_measured_seconds_from_images_when_totals_are_missing(tmp_path: Path) -> None:
     path = tmp_path / "dataset.json"
-    path.write_text(json.dumps({"render": {"preset": "seed"}, "timings": {"per_image": [4, 6, "bad", -1]}}))
+    images = [{"render_s": 3.0, "label_s": 1.0}, {"render_s": 5.0, "label_s": 1.0}, {"render_s": "bad"}, "junk"]
+    path.write_text(json.dumps({"spec": {"preset": "seed"}, "images": images, "timings": {"per_image_s": 0.0}}))
     assert measured_seconds_per_image("seed", [tmp_path]) == (5.0, path.resolve())
 
 
 def test_check_render_job_uses_measured_timings(clean_env: Path) -> None:
     settings = load_settings(environ={"XDG_CONFIG_HOME": str(clean_env)})
-    dataset = _write_dataset(clean_env / "out", "standard", [3.0, 3.0])
+    dataset = _write_dataset(clean_env / "out", "standard", 3.0)
     decision = check_render_job(1200, "standard", replace(settings, max_batch_size=5000), search_dirs=[clean_env])
     assert decision.seconds_per_image == 3.0
     assert decision.source == f"measured from {dataset.resolve()}"
