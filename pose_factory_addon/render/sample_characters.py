@@ -9,17 +9,18 @@ this module only turns them into Blender data and files.
 
 Public API
 ----------
-``build_sample_character(shape, motion, *, scene=None, mixamo_layout=False) -> armature object``
+``build_sample_character(shape, motion_name, *, scene=None, mixamo_layout=False, ...) -> armature object``
     Build the character in ``scene`` (default: the context scene), with the motion as the
     armature's active action and the scene frame range set to it (frames start at 1, 30 fps).
     ``mixamo_layout=True`` gives the armature object the transform Blender gives an imported
     Mixamo FBX (scale 0.01, 90 degrees about X, bones and vertices in centimetres, Y up);
     the world-space result is identical either way.
-``export_sample_character(path, shape, motion) -> Path``
+``export_sample_character(path, shape, motion_name) -> Path``
     Write ``.fbx`` (as Mixamo ships it: centimetres, Y up, ``mixamorig:*`` bones, take
     ``mixamo.com``; Blender re-imports it with the armature at scale 0.01 rotated 90 degrees
-    about X) or ``.glb`` (glTF binary with the animation). Builds in a temporary scene, so
-    the current scene is left alone.
+    about X and the clip on frames 1..N at 30 fps) or ``.glb`` (glTF binary with the
+    animation, keyed at 24 fps so it imports on frames 1..N of a default Blender scene).
+    Builds in a temporary scene, so the current scene is left alone.
 ``write_sample_set(out_dir) -> list[Path]``
     Write :data:`SAMPLE_SET`, the files committed in ``samples/characters/``.
 ``known_joint_positions(shape, motion, frame) -> {bone: [3]}``
