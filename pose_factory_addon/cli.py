@@ -17,7 +17,20 @@ from .core.errors import PoseFactoryError, UsageError
 from .core.security import redact
 
 # Verb modules in the order `--help` lists them.
-COMMAND_MODULES = ("render", "preview", "submit", "status", "wait", "download", "cancel", "agent", "cost", "pods", "config", "samples")
+COMMAND_MODULES = (
+    "render",
+    "preview",
+    "submit",
+    "status",
+    "wait",
+    "download",
+    "cancel",
+    "agent",
+    "cost",
+    "pods",
+    "config",
+    "samples",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
