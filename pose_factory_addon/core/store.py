@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -561,12 +561,13 @@ class S3Store(ObjectStore):
         self._call("download", key, request)
 
 
-def open_store(url: str, settings: Settings | None = None) -> ObjectStore:
+def open_store(url: str, settings: Settings | None = None, environ: Mapping[str, str] | None = None) -> ObjectStore:
     """The store for ``url``: ``file:///folder``, a plain folder path, or ``s3://bucket/prefix``.
 
     S3 settings come from ``settings`` (``s3_endpoint``, ``s3_region``); credentials from the
-    environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``), falling back to boto3's
-    own credential chain.
+    environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``; ``environ`` replaces
+    ``os.environ``, for keys typed into Blender's preferences), falling back to boto3's own
+    credential chain.
     """
     text = url.strip()
     if text.startswith("s3://"):
@@ -579,8 +580,8 @@ def open_store(url: str, settings: Settings | None = None) -> ObjectStore:
             parsed.path.strip("/"),
             endpoint=settings.s3_endpoint if settings else "",
             region=settings.s3_region if settings else "auto",
-            access_key=secret("AWS_ACCESS_KEY_ID"),
-            secret_key=secret("AWS_SECRET_ACCESS_KEY"),
+            access_key=secret("AWS_ACCESS_KEY_ID", environ),
+            secret_key=secret("AWS_SECRET_ACCESS_KEY", environ),
         )
     if text.startswith("file://"):
         parsed = urlparse(text)
