@@ -384,8 +384,7 @@ class JobQueue:
         record = self._take_lease(job_id, worker_id)
         if record is None:
             return None
-        lease, previous = record
-        status = self.status(job_id)
+        lease, previous, status = record
         if self.store.exists(complete_key(job_id)):
             self._finish(lease, "completed", "", keep_error=True)
             return None
@@ -414,6 +413,8 @@ class JobQueue:
         started = iso_time(self._clock())
 
         def change(current: JobStatus | None) -> JobStatus | None:
+            if current is not None and current.state in FINAL_STATES:
+                return None
             base = current or JobStatus(
                 job_id=job_id, job_type=manifest.job_type, state="pending", created_at=manifest.created_at
             )
@@ -427,33 +428,33 @@ class JobQueue:
                 updated_at=started,
             )
 
-        self._update_status(job_id, change)
+        if self._update_status(job_id, change).state != "processing":
+            lease.drop()
+            return None
         return lease
 
-    def _take_lease(self, job_id: str, worker_id: str) -> tuple[Lease, _LeaseRecord | None] | None:
+    def _take_lease(self, job_id: str, worker_id: str) -> tuple[Lease, _LeaseRecord | None, JobStatus | None] | None:
+        """Create or take over the job's lease; a live lease costs one read and returns ``None``."""
         key = lease_key(job_id)
         now = self._clock()
         current = self.store.get(key)
+        previous = _LeaseRecord.parse(current.data) if current is not None else None
+        if previous is not None and previous.expires_at > now and not previous.released:
+            return None
         status = self.status(job_id)
+        if status is not None and status.state in FINAL_STATES and current is None:
+            self.store.delete(pending_key(job_id))
+            return None
         attempts_so_far = status.attempts if status else 0
-        previous: _LeaseRecord | None = None
+        attempt = max(previous.attempt if previous else 0, attempts_so_far) + 1
+        record = _LeaseRecord(job_id, worker_id, attempt, now, now + self.lease_seconds)
         if current is None:
-            if status is not None and status.state in FINAL_STATES:
-                self.store.delete(pending_key(job_id))
-                return None
-            attempt = attempts_so_far + 1
-            record = _LeaseRecord(job_id, worker_id, attempt, now, now + self.lease_seconds)
             etag = self.store.put_if_absent(key, record.to_bytes())
         else:
-            previous = _LeaseRecord.parse(current.data)
-            if previous is not None and previous.expires_at > now and not previous.released:
-                return None
-            attempt = max(previous.attempt if previous else 0, attempts_so_far) + 1
-            record = _LeaseRecord(job_id, worker_id, attempt, now, now + self.lease_seconds)
             etag = self.store.put_if_match(key, record.to_bytes(), current.etag)
         if etag is None:
             return None
-        return Lease(self, record, etag), previous
+        return Lease(self, record, etag), previous, status
 
     def _reject(self, key: str, reason: str) -> None:
         stored = self.store.get(key)
@@ -548,8 +549,8 @@ class Lease:
         self._lock = threading.Lock()
         self._last_progress = 0.0
 
-    def renew(self) -> None:
-        """Extend the lease by ``lease_seconds``; notices cancellation.
+    def renew(self, check_cancelled: bool = True) -> None:
+        """Extend the lease by ``lease_seconds``; with ``check_cancelled``, also notices cancellation.
 
         Raises:
             LeaseLost: another worker holds the job now.
@@ -564,6 +565,8 @@ class Lease:
                 self.lost = True
                 raise LeaseLost(f"job {self.job_id}: lease lost to another worker (attempt {self.attempt} expired)")
             self._record, self._etag = record, etag
+        if not check_cancelled:
+            return
         status = self.queue.status(self.job_id)
         if status is not None and status.state == "cancelled":
             self.cancelled = True
@@ -607,7 +610,7 @@ class Lease:
         for relative, path in entries:
             self.queue.store.upload_file(prefix + relative, path)
             files.append(asdict(ResultFile(relative, path.stat().st_size, sha256_file(path))))
-        self.renew()
+        self.renew(check_cancelled=False)
         record = {
             "job_id": self.job_id,
             "worker_id": self.worker_id,
