@@ -71,5 +71,5 @@ def contact_sheet(tiles: Sequence[tuple[Image.Image, str]], columns: int, tile_s
         left = (index % columns) * tile_size
         top = (index // columns) * (tile_size + caption_height)
         sheet.paste(tile, (left + (tile_size - tile.width) // 2, top + (tile_size - tile.height) // 2))
-        draw.text((left + 4, top + tile_size + 2), caption, fill=(220, 220, 220))
+        draw.text((left + 4, top + tile_size + 2), caption[: tile_size // 6], fill=(220, 220, 220))
     return sheet

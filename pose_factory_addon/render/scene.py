@@ -19,13 +19,13 @@ from ..core.presets import RenderPreset
 
 CAMERA_NAME = "PoseFactoryCamera"
 _STUDIO_WORLD_COLOUR = (0.42, 0.44, 0.47)
-_STUDIO_WORLD_STRENGTH = 0.6
+_STUDIO_WORLD_STRENGTH = 0.25
 _SEED_WORLD_COLOUR = (0.05, 0.05, 0.05)
 # (name, direction the light travels in camera axes (x right, y up, z backward), energy)
 _STUDIO_LIGHTS = (
-    ("Key", (0.55, -0.6, -1.0), defaults.SEED_SUN_ENERGY),
-    ("Fill", (-0.8, -0.2, -1.0), 1.2),
-    ("Rim", (0.2, -0.6, 1.0), 2.0),
+    ("Key", (0.8, -0.5, -0.6), defaults.SEED_SUN_ENERGY),
+    ("Fill", (-0.9, -0.1, -0.7), 0.6),
+    ("Rim", (-0.3, -0.4, 1.0), 1.2),
 )
 _SEED_SUN_DIRECTION = (0.3, 0.5, -1.0)  # world axes: from above, slightly from the front-left
 
@@ -50,8 +50,6 @@ def configure_render(scene: bpy.types.Scene, preset: RenderPreset, width: int, h
     image.color_mode = "RGBA" if transparent else "RGB"
     image.color_depth = "8"
     image.compression = 15
-    if preset.lighting == "studio":
-        scene.view_settings.view_transform = "Standard"
     if preset.engine == "CYCLES":
         cycles = scene.cycles
         cycles.device = "CPU"
@@ -59,10 +57,15 @@ def configure_render(scene: bpy.types.Scene, preset: RenderPreset, width: int, h
         cycles.use_adaptive_sampling = True
         cycles.use_denoising = preset.denoise
         cycles.denoiser = "OPENIMAGEDENOISE"
-        cycles.max_bounces = 4
+        cycles.denoising_quality = preset.denoise_quality
+        cycles.denoising_prefilter = "FAST" if preset.denoise_quality == "FAST" else "ACCURATE"
+        cycles.max_bounces = 3
         cycles.diffuse_bounces = 2
-        cycles.glossy_bounces = 2
+        cycles.glossy_bounces = 1
+        cycles.transmission_bounces = 1
+        cycles.volume_bounces = 0
         cycles.transparent_max_bounces = 4
+        cycles.caustics_reflective = cycles.caustics_refractive = False
         cycles.seed = 0
     elif preset.engine == "BLENDER_EEVEE_NEXT":
         scene.eevee.taa_render_samples = preset.samples

@@ -1,0 +1,199 @@
+"""The renderer on the sample characters (real bpy, small Workbench renders with a transparent film).
+
+One walk (Mixamo-style FBX: armature at scale 0.01, rotated 90 degrees about X) and one wave
+(glTF) are rendered once per module; the tests read the images and labels they produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from PIL import Image  # noqa: E402
+
+from pose_factory_addon.core.camera import project_points  # noqa: E402
+from pose_factory_addon.core.manifest import CharacterRef, RenderParams  # noqa: E402
+from pose_factory_addon.core.skeletons import COCO17_NAMES, MEDIAPIPE33_NAMES  # noqa: E402
+from pose_factory_addon.render.pipeline import render_dataset  # noqa: E402
+from pose_factory_addon.render.sample_characters import known_landmark_positions  # noqa: E402
+
+pytestmark = pytest.mark.bpy
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "characters"
+WALK = SAMPLES / "Mannequin_Average_Walk.fbx"
+WAVE = SAMPLES / "Mannequin_Slim_Wave.glb"
+SIZE = 96
+JOINTS = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+          "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")  # fmt: skip
+
+
+def _ref(name: str, path: Path) -> CharacterRef:
+    return CharacterRef(name, hashlib.sha256(path.read_bytes()).hexdigest(), path.suffix[1:])
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("dataset")
+    params = RenderParams(
+        characters=(_ref("walk", WALK), _ref("wave", WAVE)),
+        frames="1,9,17",
+        preset="preview",
+        resolution=(SIZE, SIZE),
+    )
+    progress: list[tuple[int, int]] = []
+    summary = render_dataset(params, {"walk": WALK, "wave": WAVE}, out, lambda d, t: progress.append((d, t)), transparent=True)
+    assert progress[-1] == (48, 48)
+    return out, summary
+
+
+def _label(out: Path, character: str, stem: str) -> dict:
+    return json.loads((out / character / f"{stem}.json").read_text())
+
+
+def _points(label: dict, name: str, label_set: str = "mediapipe33") -> list[float]:
+    names = MEDIAPIPE33_NAMES if label_set == "mediapipe33" else COCO17_NAMES
+    return label["keypoints"][label_set][names.index(name)]
+
+
+def test_outputs_follow_the_layout(dataset):
+    out, summary = dataset
+    assert summary["failures"] == []
+    assert summary["counts"] == {"images": 48, "characters": 2, "failures": 0}
+    assert (out / "walk" / "front_f0009.png").is_file() and (out / "wave" / "back_left_f0017.json").is_file()
+    label = _label(out, "walk", "front_f0009")
+    assert label["image"] == "walk/front_f0009.png" and label["frame"] == 9 and label["view"] == "front"
+    assert len(label["keypoints"]["mediapipe33"]) == 33 and len(label["keypoints_3d"]["coco17"]) == 17
+    saved = json.loads((out / "dataset.json").read_text())
+    assert saved["preset"]["name"] == "preview" and len(saved["images"]) == 48
+
+
+def test_mixamo_fbx_is_normalised_to_metres_on_the_ground(dataset):
+    _, summary = dataset
+    tallest = {"walk": 1.9, "wave": 2.4}  # the wave raises a hand above the head
+    for record in summary["characters"]:
+        low, high = np.array(record["bounds_min"]), np.array(record["bounds_max"])
+        assert abs(low[2]) < 0.03, record["name"]
+        assert 1.6 < high[2] - low[2] < tallest[record["name"]], record["name"]
+        assert np.all(np.abs((low + high)[:2] / 2) < 0.3)
+
+
+def test_every_keypoint_is_inside_every_image(dataset):
+    out, summary = dataset
+    for image in summary["images"]:
+        label = json.loads((out / image["label"]).read_text())
+        points = np.array(label["keypoints"]["mediapipe33"])
+        assert np.all(points[:, 2] > 0), image["image"]
+        assert np.all((points[:, :2] >= 0) & (points[:, :2] < SIZE)), image["image"]
+        x, y, w, h = label["bbox"]
+        assert h > 0.6 * SIZE, f"{image['image']}: the body should fill most of the frame height"
+        assert x > 0 and y > 0 and x + w < SIZE and y + h < SIZE, "margin around the body"
+
+
+def test_left_and_right_are_the_characters(dataset):
+    out, _ = dataset
+    front = _label(out, "walk", "front_f0001")
+    back = _label(out, "walk", "back_f0001")
+    assert _points(front, "left_shoulder")[0] > _points(front, "right_shoulder")[0]
+    assert _points(back, "left_shoulder")[0] < _points(back, "right_shoulder")[0]
+    wave = _label(out, "wave", "front_f0001")  # the RIGHT hand waves above the head
+    assert _points(wave, "right_wrist")[1] < _points(wave, "nose")[1] < _points(wave, "left_wrist")[1]
+    assert _points(wave, "right_wrist")[0] < SIZE / 2
+
+
+def test_nose_is_visible_from_the_front_and_occluded_from_the_back(dataset):
+    out, _ = dataset
+    for character in ("walk", "wave"):
+        assert _points(_label(out, character, "front_f0001"), "nose")[2] == 2
+        assert _points(_label(out, character, "back_f0001"), "nose")[2] == 1
+
+
+def test_visible_keypoints_land_on_character_pixels(dataset):
+    out, summary = dataset
+    checked = 0
+    for image in summary["images"]:
+        label = json.loads((out / image["label"]).read_text())
+        alpha = np.asarray(Image.open(out / image["image"]).getchannel("A"))
+        for name, (x, y, visibility) in zip(COCO17_NAMES, label["keypoints"]["coco17"], strict=True):
+            if visibility != 2:
+                continue
+            column, row = int(x), int(y)
+            window = alpha[max(row - 1, 0) : row + 2, max(column - 1, 0) : column + 2]
+            assert window.max() > 0, f"{image['image']}: {name} at ({x:.1f}, {y:.1f}) is on the background"
+            checked += 1
+    assert checked > 300
+
+
+def test_labels_change_with_the_frame(dataset):
+    out, _ = dataset
+    first = np.array(_label(out, "walk", "right_f0001")["keypoints"]["coco17"])[:, :2]
+    later = np.array(_label(out, "walk", "right_f0009")["keypoints"]["coco17"])[:, :2]
+    assert np.abs(first - later).max() > 3
+
+
+@pytest.mark.parametrize(("character", "shape", "motion"), [("walk", "average", "walk"), ("wave", "slim", "wave")])
+def test_labels_match_the_known_joint_positions(dataset, character, shape, motion):
+    out, _ = dataset
+    for stem, frame in (("front_left_f0001", 1), ("back_right_f0009", 9), ("right_f0017", 17)):
+        label = _label(out, character, stem)
+        camera = label["camera"]
+        K, R, t = (np.array(camera[key]) for key in ("K", "R", "t"))
+        known = known_landmark_positions(shape, motion, frame)
+        expected, _ = project_points(np.array([known[name] for name in JOINTS]), K, R, t)
+        actual = np.array([_points(label, name)[:2] for name in JOINTS])
+        assert np.abs(actual - expected).max() < 1.5, f"{character} {stem}"
+        nose, _ = project_points(np.array([known["nose"]]), K, R, t)
+        assert np.abs(np.array(_points(label, "nose")[:2]) - nose[0]).max() < 3
+
+
+def test_coco_output_loads_with_pycocotools(dataset):
+    cocotools = pytest.importorskip("pycocotools.coco")
+    out, _ = dataset
+    coco = cocotools.COCO(str(out / "coco_keypoints.json"))
+    assert len(coco.getImgIds()) == 48 and len(coco.getAnnIds()) == 48
+    annotation = coco.loadAnns(coco.getAnnIds(imgIds=[1]))[0]
+    assert annotation["num_keypoints"] == 17 and annotation["area"] > 0
+
+
+def test_a_file_without_armature_is_reported_and_others_continue(tmp_path):
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.mesh.primitive_cube_add()
+    cube = tmp_path / "cube.fbx"
+    bpy.ops.export_scene.fbx(filepath=str(cube))
+    params = RenderParams(characters=(_ref("cube", cube), _ref("wave", WAVE)), angles=1, preset="preview", resolution=(64, 64))
+    summary = render_dataset(params, {"cube": cube, "wave": WAVE}, tmp_path / "out")
+    assert [failure["character"] for failure in summary["failures"]] == ["cube"]
+    assert "no armature" in summary["failures"][0]["error"]
+    assert summary["counts"]["images"] == 1
+    result = subprocess.run(
+        [sys.executable, "-m", "pose_factory_addon.cli", "render", str(cube), "--out", str(tmp_path / "cli"), "--angles", "1",
+         "--preset", "preview", "--resolution", "64x64"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("pose-factory render:")]
+    assert len(errors) == 1 and "no armature" in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_render_cli_end_to_end(tmp_path):
+    out = tmp_path / "cli"
+    result = subprocess.run(
+        [sys.executable, "-m", "pose_factory_addon.cli", "render", str(WAVE), "--out", str(out), "--angles", "2",
+         "--frames", "count:2", "--preset", "preview", "--resolution", "64x64", "--labels", "coco17", "--debug-overlays"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    names = sorted(path.name for path in (out / "Mannequin_Slim_Wave").iterdir())
+    assert len(names) == 8 and "az180_f0001.png" in names
+    label = json.loads((out / "Mannequin_Slim_Wave" / "az000_f0001.json").read_text())
+    assert list(label["keypoints"]) == ["coco17"]
+    assert (out / "overlays" / "Mannequin_Slim_Wave" / "az000_f0001.png").is_file()
+    assert json.loads((out / "dataset.json").read_text())["counts"]["images"] == 4
