@@ -206,6 +206,7 @@ def _process(
             raise LeaseLost(f"job {job_id}: lease lost to another worker")
         if lease.cancelled:
             raise JobCancelled(f"job {job_id} was cancelled")
+        lease.renew_if_due()
         lease.report_progress(done, total)
         log("job_progress", job_id, done=done, total=total)
 

@@ -548,6 +548,7 @@ class Lease:
         self._etag = etag
         self._lock = threading.Lock()
         self._last_progress = 0.0
+        self._renewed_at = time.monotonic()
 
     def renew(self, check_cancelled: bool = True) -> None:
         """Extend the lease by ``lease_seconds``; with ``check_cancelled``, also notices cancellation.
@@ -565,12 +566,22 @@ class Lease:
                 self.lost = True
                 raise LeaseLost(f"job {self.job_id}: lease lost to another worker (attempt {self.attempt} expired)")
             self._record, self._etag = record, etag
+            self._renewed_at = time.monotonic()
         if not check_cancelled:
             return
         status = self.queue.status(self.job_id)
         if status is not None and status.state == "cancelled":
             self.cancelled = True
             raise JobCancelled(f"job {self.job_id} was cancelled")
+
+    def renew_if_due(self) -> None:
+        """Renew when a third of the lease has passed since the last renewal.
+
+        Called between images, so a worker whose heartbeat thread is starved (a render that
+        holds the GIL) still keeps its lease as long as no single image outlasts it.
+        """
+        if time.monotonic() - self._renewed_at >= self.queue.lease_seconds / 3.0:
+            self.renew()
 
     def report_progress(self, done: int, total: int) -> None:
         """Record ``done`` of ``total`` images (throttled to one write per 0.5 s, except the last)."""

@@ -1,7 +1,7 @@
 """Real agent processes against LocalStore and SeaweedFS: crashes, signals, hostile input, outages.
 
 Agents run ``tests/system/protocol_agent.py`` (the shipped agent with a handler that writes
-fake images) with a 2 s lease and a 0.2 s poll, so takeovers happen within seconds.
+fake images) with a 3 s lease and a 0.2 s poll, so takeovers happen within seconds.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pose_factory_addon.core.manifest import new_job_id
 from pose_factory_addon.core.queue import JobQueue, complete_key, pending_key
 
 pytestmark = [pytest.mark.slow]
-FAST = ("--poll", "0.2", "--lease-seconds", "2")
+FAST = ("--poll", "0.2", "--lease-seconds", "3")
 
 
 @pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
@@ -53,7 +53,7 @@ def test_twelve_jobs_three_agents_one_killed_every_job_completes_exactly_once(
     job_ids = submit_jobs(queue, character, 12)
     finished_log = tmp_path / "finished.log"
     env = environment(
-        tmp_path, {"PROTOCOL_IMAGES": "3", "PROTOCOL_IMAGE_SECONDS": "0.3", "PROTOCOL_FINISHED_LOG": str(finished_log)}
+        tmp_path, {"PROTOCOL_IMAGES": "3", "PROTOCOL_IMAGE_SECONDS": "0.4", "PROTOCOL_FINISHED_LOG": str(finished_log)}
     )
     agents = [Agent(PROTOCOL_AGENT, store_url, tmp_path, f"agent-{index}", env, *FAST) for index in range(3)]
     victim = agents[0]
