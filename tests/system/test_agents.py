@@ -42,6 +42,17 @@ def _states(queue: JobQueue, job_ids: list[str]) -> dict[str, str]:
     return {job_id: status.state if (status := queue.status(job_id)) else "missing" for job_id in job_ids}
 
 
+def _cli(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pose_factory_addon.cli", *arguments],
+        capture_output=True,
+        text=True,
+        env=environment(tmp_path),
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+
 def _all_completed(queue: JobQueue, job_ids: list[str]) -> bool:
     return set(_states(queue, job_ids).values()) == {"completed"}
 
@@ -93,14 +104,8 @@ def test_twelve_jobs_three_agents_one_killed_every_job_completes_exactly_once(
     assert {status.attempts for job_id in job_ids if job_id != killed_job and (status := queue.status(job_id))} == {1}
     assert queue.pending_keys() == [] and queue.store.list("jobs/processing/") == []
 
-    listed = subprocess.run(
-        [sys.executable, "-m", "pose_factory_addon.cli", "status", "--json", "--store", store_url],
-        capture_output=True,
-        text=True,
-        env=environment(tmp_path),
-        cwd=REPO_ROOT,
-        check=True,
-    )
+    listed = _cli(tmp_path, "status", "--json", "--store", store_url)
+    assert listed.returncode == 0, listed.stderr
     by_id = {job["job_id"]: job for job in json.loads(listed.stdout)}
     assert by_id[killed_job]["attempts"] == 2 and by_id[killed_job]["state"] == "completed"
     assert all(
@@ -169,27 +174,10 @@ def test_hostile_manifests_are_failed_or_rejected_and_the_next_job_completes(
     assert queue.pending_keys() == [], "nothing may stay stuck in jobs/pending/"
     assert not any(path.name == "passwd" for path in tmp_path.rglob("*"))
 
-    listed = subprocess.run(
-        [sys.executable, "-m", "pose_factory_addon.cli", "status", "--json", "--store", store_url],
-        capture_output=True,
-        text=True,
-        env=environment(tmp_path),
-        cwd=REPO_ROOT,
-        check=True,
-    )
+    listed = _cli(tmp_path, "status", "--json", "--store", store_url)
+    assert listed.returncode == 0, listed.stderr
     rejected = [job for job in json.loads(listed.stdout) if job["state"] == "rejected"]
     assert len(rejected) == 1 and rejected[0]["job_id"].startswith("evil-") and "invalid job id" in rejected[0]["error"]
-
-
-def _cli(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pose_factory_addon.cli", *arguments],
-        capture_output=True,
-        text=True,
-        env=environment(tmp_path),
-        cwd=tmp_path,
-        timeout=120,
-    )
 
 
 def test_cli_round_trip_and_hostile_downloads(tmp_path: Path, character: Path) -> None:
