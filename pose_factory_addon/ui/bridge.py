@@ -1,0 +1,370 @@
+"""Background tasks that never freeze Blender: worker threads post typed messages, the main thread applies them.
+
+A worker (submit, refresh, download, pods, a local render) runs a plain function in a
+``threading.Thread`` and reports only by posting the dataclasses below to one ``queue.Queue``;
+it never touches bpy. :func:`drain` runs on the main thread, applies every queued message to
+``WindowManager.pose_factory`` and redraws the sidebar. While tasks run, the modal
+``posefactory.watch_tasks`` operator drains on a timer and ESC cancels the waits. Blender's
+bpy module has no event loop (timers and modal operators never run there), so scripts and tests
+call :func:`drain` themselves; :func:`run_now` runs the same work blocking, for ``execute()``.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import bpy
+
+from ..core.config import Settings
+from .messages import plain_message
+
+_JOIN_TIMEOUT_S = 5.0
+_WATCH_INTERVAL_S = 0.2
+
+
+@dataclass(frozen=True)
+class TaskStarted:
+    task: str
+    label: str
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    """``done`` of ``total`` steps (images, files); ``text`` replaces the task's line."""
+
+    task: str
+    done: int
+    total: int
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class TaskFinished:
+    """The end of a task: ``level`` is INFO, WARNING (cancelled) or ERROR; ``text`` is one line."""
+
+    task: str
+    level: str
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return self.level == "INFO"
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """A job's status as the store reports it; ``done``/``total`` count images."""
+
+    job_id: str
+    state: str
+    done: int = 0
+    total: int = 0
+    error: str = ""
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class JobsListed:
+    """The store's full job list (newest first); replaces the panel's list."""
+
+    rows: tuple[JobRow, ...]
+
+
+@dataclass(frozen=True)
+class JobChanged:
+    """One job was submitted, cancelled or re-read; inserted at the top or updated in place."""
+
+    row: JobRow
+
+
+@dataclass(frozen=True)
+class ResultsDownloaded:
+    job_id: str
+    folder: str
+
+
+@dataclass(frozen=True)
+class PodReport:
+    """The configured pod as RunPod reports it; ``error`` says why nothing could be read."""
+
+    pod_id: str
+    status: str = ""
+    gpu: str = ""
+    cost_per_hour: float = 0.0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class LocalRenderWritten:
+    folder: str
+
+
+Message = TaskStarted | TaskProgress | TaskFinished | JobsListed | JobChanged | ResultsDownloaded | PodReport | LocalRenderWritten
+
+
+class TaskCancelled(Exception):
+    """Raised inside a worker by :meth:`TaskContext.check_cancelled` after ESC or a Cancel button."""
+
+
+@dataclass
+class TaskContext:
+    """What a worker function gets: a way to post messages and to notice cancellation (no bpy)."""
+
+    task: str
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+
+    def post(self, message: Message) -> None:
+        _messages.put(message)
+
+    def progress(self, done: int, total: int, text: str = "") -> None:
+        _messages.put(TaskProgress(self.task, done, total, text))
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise TaskCancelled
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` unless cancelled first (then raise :class:`TaskCancelled`)."""
+        if self.cancel_event.wait(seconds):
+            raise TaskCancelled
+
+
+Work = Callable[[TaskContext], str]
+"""A worker function: does the job, posts messages, returns the one-line success message."""
+
+_messages: queue.Queue[Message] = queue.Queue()
+_running: dict[str, tuple[threading.Thread, TaskContext]] = {}
+_watch_timer: list[tuple[bpy.types.WindowManager, bpy.types.Timer]] = []
+
+
+def _execute(context: TaskContext, label: str, work: Work, settings: Settings | None, secrets: Iterable[str]) -> TaskFinished:
+    try:
+        finished = TaskFinished(context.task, "INFO", work(context) or f"{label}: done")
+    except TaskCancelled:
+        finished = TaskFinished(context.task, "WARNING", f"{label}: cancelled")
+    except Exception as error:  # every failure must become a message, never a traceback in a thread
+        finished = TaskFinished(context.task, "ERROR", plain_message(error, settings, secrets))
+    _messages.put(finished)
+    return finished
+
+
+def is_running(task: str) -> bool:
+    entry = _running.get(task)
+    return entry is not None and entry[0].is_alive()
+
+
+def start(task: str, label: str, work: Work, settings: Settings | None = None, secrets: Iterable[str] = ()) -> TaskContext:
+    """Run ``work`` in a daemon thread and return at once; its messages wait for :func:`drain`."""
+    if is_running(task):
+        raise RuntimeError(f"task {task} is already running")
+    context = TaskContext(task)
+    _messages.put(TaskStarted(task, label))
+    thread = threading.Thread(
+        target=_execute, args=(context, label, work, settings, tuple(secrets)), name=f"pose-factory-{task}", daemon=True
+    )
+    _running[task] = (thread, context)
+    thread.start()
+    return context
+
+
+def run_now(
+    window_manager: bpy.types.WindowManager,
+    task: str,
+    label: str,
+    work: Work,
+    settings: Settings | None = None,
+    secrets: Iterable[str] = (),
+) -> TaskFinished:
+    """Run ``work`` on this thread (``execute()`` for scripts), apply its messages, return how it ended."""
+    context = TaskContext(task)
+    _messages.put(TaskStarted(task, label))
+    finished = _execute(context, label, work, settings, tuple(secrets))
+    drain(window_manager)
+    return finished
+
+
+def cancel(task: str | None = None) -> list[str]:
+    """Ask one task (or every task) to stop at its next check; returns the tasks asked."""
+    asked = []
+    for name, (thread, context) in list(_running.items()):
+        if (task is None or name == task) and thread.is_alive():
+            context.cancel_event.set()
+            asked.append(name)
+    return asked
+
+
+def wait(timeout: float) -> bool:
+    """Join the worker threads (tests and shutdown); True when none is left running."""
+    deadline = time.monotonic() + timeout
+    for thread, _ in list(_running.values()):
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread, _ in _running.values())
+
+
+def _upsert_job(jobs: bpy.types.bpy_prop_collection, row: JobRow, at_top: bool) -> int:
+    index = jobs.find(row.job_id)
+    if index < 0:
+        jobs.add().name = row.job_id
+        index = len(jobs) - 1
+        if at_top:
+            jobs.move(index, 0)
+            index = 0
+    item = jobs[index]
+    item.state, item.done, item.total, item.error = row.state, row.done, row.total, row.error
+    item.created_at = row.created_at or item.created_at
+    return index
+
+
+def _task(runtime: bpy.types.PropertyGroup, name: str) -> bpy.types.PropertyGroup:
+    task = runtime.tasks.get(name)
+    if task is None:
+        task = runtime.tasks.add()
+        task.name = name
+    return task
+
+
+def _apply(runtime: bpy.types.PropertyGroup, message: Message) -> None:
+    if isinstance(message, TaskStarted):
+        task = _task(runtime, message.task)
+        task.running, task.label, task.fraction, task.text = True, message.label, 0.0, f"{message.label}..."
+    elif isinstance(message, TaskProgress):
+        task = _task(runtime, message.task)
+        task.fraction = message.done / message.total if message.total else 0.0
+        task.text = message.text or f"{task.label}: {message.done}/{message.total}"
+    elif isinstance(message, TaskFinished):
+        task = _task(runtime, message.task)
+        task.running, task.text = False, message.text
+        task.fraction = 1.0 if message.ok else task.fraction
+        runtime.message, runtime.message_level = message.text, message.level
+        entry = _running.get(message.task)
+        if entry is not None and not entry[0].is_alive():
+            del _running[message.task]
+    elif isinstance(message, JobsListed):
+        folders = {job.name: job.results_folder for job in runtime.jobs}
+        runtime.jobs.clear()
+        for row in message.rows:
+            _upsert_job(runtime.jobs, row, at_top=False)
+        for index, row in enumerate(message.rows):
+            runtime.jobs[index].results_folder = folders.get(row.job_id, "")
+        runtime.jobs_checked = True
+        runtime.job_index = min(runtime.job_index, max(len(runtime.jobs) - 1, 0))
+    elif isinstance(message, JobChanged):
+        index = _upsert_job(runtime.jobs, message.row, at_top=True)
+        runtime.job_index = index
+        runtime.jobs_checked = True
+    elif isinstance(message, ResultsDownloaded):
+        job = runtime.jobs.get(message.job_id)
+        if job is not None:
+            job.results_folder = message.folder
+    elif isinstance(message, PodReport):
+        runtime.pod_checked = True
+        runtime.pod_id, runtime.pod_status, runtime.pod_gpu = message.pod_id, message.status, message.gpu
+        runtime.pod_cost_per_hour, runtime.pod_error = message.cost_per_hour, message.error
+    elif isinstance(message, LocalRenderWritten):
+        runtime.last_output_folder = message.folder
+
+
+def _tag_redraw(window_manager: bpy.types.WindowManager) -> None:
+    for window in window_manager.windows:
+        screen = window.screen
+        for area in screen.areas if screen else ():
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+
+
+def drain(window_manager: bpy.types.WindowManager) -> list[TaskFinished]:
+    """Apply every queued message on the main thread; returns the tasks that finished meanwhile."""
+    runtime = window_manager.pose_factory
+    finished = []
+    while True:
+        try:
+            message = _messages.get_nowait()
+        except queue.Empty:
+            break
+        _apply(runtime, message)
+        if isinstance(message, TaskFinished):
+            finished.append(message)
+    if finished or runtime.tasks:
+        _tag_redraw(window_manager)
+    return finished
+
+
+def has_work() -> bool:
+    return any(thread.is_alive() for thread, _ in _running.values()) or not _messages.empty()
+
+
+def ensure_watcher(context: bpy.types.Context) -> None:
+    """Start the modal drain when a window can run it (never in the bpy module or in background mode)."""
+    if bpy.app.background or context.window is None or _watch_timer:
+        return
+    bpy.ops.posefactory.watch_tasks("INVOKE_DEFAULT")
+
+
+class POSEFACTORY_OT_watch_tasks(bpy.types.Operator):
+    bl_idname = "posefactory.watch_tasks"
+    bl_label = "Pose Factory: Watch Background Tasks"
+    bl_description = "Show the progress of Pose Factory's background tasks; Esc stops waiting for them"
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if _watch_timer:
+            return {"CANCELLED"}
+        window_manager = context.window_manager
+        _watch_timer.append((window_manager, window_manager.event_timer_add(_WATCH_INTERVAL_S, window=context.window)))
+        window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if event.type == "ESC" and event.value == "PRESS":
+            asked = cancel()
+            if asked:
+                self.report({"WARNING"}, f"Pose Factory: stopped waiting for {', '.join(asked)}")
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        for finished in drain(context.window_manager):
+            self.report({finished.level}, finished.text)
+        if has_work():
+            return {"PASS_THROUGH"}
+        _stop_watch_timer()
+        return {"FINISHED"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        for finished in drain(context.window_manager):
+            self.report({finished.level}, finished.text)
+        return {"FINISHED"}
+
+
+def _stop_watch_timer() -> None:
+    while _watch_timer:
+        window_manager, timer = _watch_timer.pop()
+        window_manager.event_timer_remove(timer)
+
+
+def shutdown() -> None:
+    """Cancel and join every worker, drop undelivered messages and the watch timer (unregister, tests)."""
+    cancel()
+    wait(_JOIN_TIMEOUT_S)
+    _running.clear()
+    _stop_watch_timer()
+    while not _messages.empty():
+        _messages.get_nowait()
+
+
+classes = (POSEFACTORY_OT_watch_tasks,)
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
+def register() -> None:
+    _register_classes()
+
+
+def unregister() -> None:
+    shutdown()
+    _unregister_classes()

@@ -1,0 +1,614 @@
+"""Pose Factory operators (F3 search groups them under "Pose Factory: ...").
+
+Each operator is thin: it gathers the Scene settings and the preferences on the main thread,
+hands a function from :mod:`.work` to :mod:`.bridge`, and reports one line. ``execute()``
+blocks (scripts, tests, the bpy module); ``invoke()`` sets ``background`` and returns at once
+while a worker thread does the network or render work and the modal watcher drains its messages.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+import bpy
+
+from ..core.config import user_data_dir
+from ..core.dataset import DATASET_FILE
+from ..core.errors import PoseFactoryError, UsageError
+from ..core.manifest import validate_job_id
+from ..core.queue import FINAL_STATES
+from ..core.security import resolve_under, safe_slug
+from . import bridge
+from .messages import plain_message
+from .preferences import Connection, connection
+from .work import (
+    RenderRequest,
+    cancel_work,
+    cost_view,
+    count_images,
+    download_work,
+    pod_work,
+    refresh_work,
+    render_command,
+    render_local_work,
+    search_dirs,
+    submit_work,
+)
+
+CONTACT_SHEET_NAME = "contact_sheet.png"
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+OFFLINE_NOTE = "Blender is in offline mode: allow online access in Preferences > System > Network"
+
+
+def _is_loopback(url: str) -> bool:
+    return (urlparse(url).hostname or "") in _LOOPBACK_HOSTS
+
+
+def offline_reason(link: Connection, service: str) -> str:
+    """Why Blender's offline mode blocks ``service`` (``store`` or ``runpod``), or ``""``.
+
+    Local folders and loopback endpoints (a test server on this machine) are not "online".
+    """
+    if bpy.app.online_access:
+        return ""
+    if service == "store":
+        if not link.is_s3 or _is_loopback(link.settings.s3_endpoint):
+            return ""
+        return f"{OFFLINE_NOTE} (needed to reach the S3 store)"
+    if _is_loopback(link.settings.runpod_api_base_url):
+        return ""
+    return f"{OFFLINE_NOTE} (needed to reach RunPod)"
+
+
+def selected_armature(context: bpy.types.Context) -> bpy.types.Object | None:
+    """The active object if it is an armature, else the first selected armature."""
+    active = context.active_object
+    if active is not None and active.type == "ARMATURE":
+        return active
+    return next((obj for obj in context.selected_objects if obj.type == "ARMATURE"), None)
+
+
+def character_count(context: bpy.types.Context) -> int:
+    """Characters a job would render: ticked files plus the selected armature when asked for."""
+    settings = context.scene.pose_factory
+    ticked = sum(1 for item in settings.characters if item.enabled)
+    return ticked + int(settings.use_selected_armature and selected_armature(context) is not None)
+
+
+def _export_armature(context: bpy.types.Context, armature: bpy.types.Object) -> Path:
+    """Export ``armature`` and its child meshes (with animation) to a GLB in a fresh temp folder."""
+    folder = Path(tempfile.mkdtemp(prefix="pose-factory-armature-"))
+    path = folder / f"{safe_slug(armature.name)}.glb"
+    objects = [armature, *(child for child in armature.children_recursive if child.type == "MESH")]
+    previous = [obj for obj in context.view_layer.objects if obj.select_get()]
+    try:
+        for obj in previous:
+            obj.select_set(False)
+        for obj in objects:
+            obj.select_set(True)
+        bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB", use_selection=True, export_animations=True)
+    finally:
+        for obj in objects:
+            obj.select_set(False)
+        for obj in previous:
+            obj.select_set(True)
+    if not path.is_file():
+        raise UsageError(f"exporting {armature.name} to glTF wrote nothing")
+    return path
+
+
+def render_request(context: bpy.types.Context) -> RenderRequest:
+    """The Scene settings as a :class:`RenderRequest`; exports the selected armature when ticked.
+
+    Raises:
+        UsageError: no character, a listed file vanished, or an output name with nothing safe in it.
+    """
+    settings = context.scene.pose_factory
+    files: dict[str, Path] = {}
+    for item in settings.characters:
+        if item.enabled:
+            path = Path(item.path)
+            if not path.is_file():
+                raise UsageError(f"{path} no longer exists; rescan the characters folder")
+            files[item.name] = path
+    temporary: tuple[Path, ...] = ()
+    if settings.use_selected_armature:
+        armature = selected_armature(context)
+        if armature is None:
+            raise UsageError("'Use the Selected Armature' is ticked but no armature is selected")
+        exported = _export_armature(context, armature)
+        files[exported.stem] = exported
+        temporary = (exported,)
+    if not files:
+        raise UsageError("no characters: choose a characters folder and tick at least one file")
+    try:
+        output_name = safe_slug(settings.output_name or "dataset")
+    except ValueError as error:
+        raise UsageError(f"output name: {error}") from None
+    return RenderRequest(
+        files=files,
+        angles=settings.angles,
+        elevations=settings.elevations,
+        frames=settings.frames,
+        preset=settings.preset,
+        resolution=(settings.resolution[0], settings.resolution[1]),
+        labels=tuple(sorted(settings.labels)),
+        output_name=output_name,
+        temporary_files=temporary,
+    )
+
+
+def results_root(context: bpy.types.Context) -> Path:
+    """Where downloads go: the chosen folder, else beside the saved .blend, else the user data dir."""
+    chosen = context.scene.pose_factory.download_folder
+    if chosen:
+        return Path(bpy.path.abspath(chosen))
+    if bpy.data.filepath:
+        return Path(bpy.path.abspath("//pose_factory_results"))
+    return user_data_dir() / "results"
+
+
+def local_output_root(context: bpy.types.Context) -> Path:
+    chosen = context.scene.pose_factory.local_output_folder
+    if chosen:
+        return Path(bpy.path.abspath(chosen))
+    if bpy.data.filepath:
+        return Path(bpy.path.abspath("//pose_factory_renders"))
+    return user_data_dir() / "renders"
+
+
+def measured_dirs(context: bpy.types.Context) -> tuple[str, ...]:
+    """Folders holding rendered datasets, whose timings make the cost estimate a measured one."""
+    runtime = context.window_manager.pose_factory
+    return search_dirs([runtime.last_output_folder, str(local_output_root(context))])
+
+
+def _chosen_job(context: bpy.types.Context, job_id: str) -> bpy.types.PropertyGroup | None:
+    runtime = context.window_manager.pose_factory
+    return runtime.jobs.get(job_id) if job_id else runtime.active_job()
+
+
+class _PoseFactoryOperator:
+    """Shared plumbing: connection with errors reported, blocking or background runs."""
+
+    background: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="In Background", description="Run in a worker thread and return at once", options={"HIDDEN", "SKIP_SAVE"}
+    )
+
+    def _connection(self, context: bpy.types.Context, service: str = "") -> Connection | None:
+        try:
+            link = connection(context)
+        except PoseFactoryError as error:
+            self.report({"ERROR"}, plain_message(error))  # type: ignore[attr-defined]
+            return None
+        reason = offline_reason(link, service) if service else ""
+        if reason:
+            self.report({"ERROR"}, reason)  # type: ignore[attr-defined]
+            return None
+        return link
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.background = True
+        return self.execute(context)  # type: ignore[attr-defined,no-any-return]
+
+    def _run(self, context: bpy.types.Context, task: str, label: str, work: bridge.Work, link: Connection) -> set[str]:
+        if self.background:
+            bridge.start(task, label, work, link.settings, link.secrets)
+            bridge.ensure_watcher(context)
+            self.report({"INFO"}, f"{label}... (Esc stops waiting)")  # type: ignore[attr-defined]
+            return {"FINISHED"}
+        finished = bridge.run_now(context.window_manager, task, label, work, link.settings, link.secrets)
+        self.report({finished.level}, finished.text)  # type: ignore[attr-defined]
+        return {"FINISHED"} if finished.ok else {"CANCELLED"}
+
+
+def _poll_characters(cls: type, context: bpy.types.Context) -> bool:
+    if character_count(context) == 0:
+        cls.poll_message_set(
+            "Choose a characters folder and tick a file, or select an armature and tick 'Use the Selected Armature'"
+        )  # type: ignore[attr-defined]
+        return False
+    return True
+
+
+def _poll_idle(cls: type, task: str, doing: str) -> bool:
+    if bridge.is_running(task):
+        cls.poll_message_set(f"Pose Factory is {doing}; wait for it or press Esc")  # type: ignore[attr-defined]
+        return False
+    return True
+
+
+class POSEFACTORY_OT_scan_characters(bpy.types.Operator):
+    bl_idname = "posefactory.scan_characters"
+    bl_label = "Pose Factory: Rescan Characters"
+    bl_description = "List the .fbx, .glb and .gltf files of the characters folder again"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if not context.scene.pose_factory.characters_folder:
+            cls.poll_message_set("Choose a characters folder first")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        from .properties import scan_characters
+
+        settings = context.scene.pose_factory
+        problem = scan_characters(settings)
+        if problem:
+            self.report({"WARNING"}, problem)
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{len(settings.characters)} character files in {settings.characters_folder}")
+        return {"FINISHED"}
+
+
+class POSEFACTORY_OT_estimate_cost(_PoseFactoryOperator, bpy.types.Operator):
+    bl_idname = "posefactory.estimate_cost"
+    bl_label = "Pose Factory: Estimate Cost"
+    bl_description = "Estimate what rendering the current settings on a GPU pod (or with the chosen provider) costs"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _poll_characters(cls, context)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        settings = context.scene.pose_factory
+        link = self._connection(context)
+        if link is None:
+            return {"CANCELLED"}
+        try:
+            count = count_images(character_count(context), settings.angles, settings.elevations, settings.frames)
+        except ValueError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        resolution = (settings.resolution[0], settings.resolution[1])
+        view = cost_view(count.images, settings.preset, settings.provider, resolution, link.settings, measured_dirs(context))
+        if view.refusal:
+            self.report({"ERROR"}, f"{count.sentence()}: refused, {view.refusal}")
+            return {"CANCELLED"}
+        note = f"; {view.warning}" if view.warning else ""
+        self.report({"WARNING" if view.warning else "INFO"}, f"{count.sentence()}: {view.summary()} ({view.source}){note}")
+        return {"FINISHED"}
+
+
+class POSEFACTORY_OT_submit_job(_PoseFactoryOperator, bpy.types.Operator):
+    bl_idname = "posefactory.submit_job"
+    bl_label = "Pose Factory: Submit Job"
+    bl_description = "Upload the ticked characters and queue a render job for the GPU agents (checks the cost limits first)"
+
+    confirmed: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Confirmed",
+        description="Submit even though the estimate is above the warning threshold",
+        options={"SKIP_SAVE"},
+    )
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _poll_idle(cls, "submit", "submitting a job") and _poll_characters(cls, context)
+
+    def _warning(self, context: bpy.types.Context, link: Connection) -> tuple[str, str]:
+        """(refusal, warning) of the pod estimate, exactly as submit re-checks it."""
+        settings = context.scene.pose_factory
+        try:
+            count = count_images(character_count(context), settings.angles, settings.elevations, settings.frames)
+        except ValueError as error:
+            return str(error), ""
+        resolution = (settings.resolution[0], settings.resolution[1])
+        view = cost_view(count.images, settings.preset, "local", resolution, link.settings, measured_dirs(context))
+        return view.refusal, view.warning
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.background = True
+        link = self._connection(context, "store")
+        if link is None:
+            return {"CANCELLED"}
+        refusal, warning = self._warning(context, link)
+        if warning and not refusal:
+            self.confirmed = True
+            return context.window_manager.invoke_confirm(  # type: ignore[no-any-return]
+                self, event, title="Pose Factory: Submit Job", message=f"{warning}. Submit anyway?", confirm_text="Submit"
+            )
+        return self.execute(context)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        link = self._connection(context, "store")
+        if link is None:
+            return {"CANCELLED"}
+        refusal, warning = self._warning(context, link)
+        if refusal:
+            self.report({"ERROR"}, f"Not submitted: {refusal}")
+            return {"CANCELLED"}
+        if warning and not self.confirmed:
+            self.report({"ERROR"}, f"Not submitted: {warning} (confirm the dialog, or pass confirmed=True from a script)")
+            return {"CANCELLED"}
+        try:
+            request = render_request(context)
+        except PoseFactoryError as error:
+            self.report({"ERROR"}, plain_message(error))
+            return {"CANCELLED"}
+        return self._run(context, "submit", "Submitting job", submit_work(link, request), link)
+
+
+class POSEFACTORY_OT_refresh_jobs(_PoseFactoryOperator, bpy.types.Operator):
+    bl_idname = "posefactory.refresh_jobs"
+    bl_label = "Pose Factory: Refresh Jobs"
+    bl_description = "Read every job's state and progress from the job store"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _poll_idle(cls, "jobs", "reading the job list")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        link = self._connection(context, "store")
+        if link is None:
+            return {"CANCELLED"}
+        return self._run(context, "jobs", "Reading jobs", refresh_work(link), link)
+
+
+class POSEFACTORY_OT_cancel_job(_PoseFactoryOperator, bpy.types.Operator):
+    bl_idname = "posefactory.cancel_job"
+    bl_label = "Pose Factory: Cancel Job"
+    bl_description = "Cancel the selected job; a running job stops at its next progress report"
+
+    job_id: bpy.props.StringProperty(name="Job ID", description="Empty cancels the job selected in the list")  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        job = context.window_manager.pose_factory.active_job()
+        if job is None:
+            cls.poll_message_set("Select a job in the list (refresh the jobs first)")
+            return False
+        if job.state in FINAL_STATES:
+            cls.poll_message_set(f"The selected job is already {job.state}")
+            return False
+        return _poll_idle(cls, "jobs", "reading the job list")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        job = _chosen_job(context, self.job_id)
+        job_id = self.job_id or (job.name if job is not None else "")
+        try:
+            validate_job_id(job_id)
+        except PoseFactoryError as error:
+            self.report({"ERROR"}, plain_message(error))
+            return {"CANCELLED"}
+        link = self._connection(context, "store")
+        if link is None:
+            return {"CANCELLED"}
+        return self._run(context, "jobs", f"Cancelling {job_id}", cancel_work(link, job_id), link)
+
+
+class POSEFACTORY_OT_download_results(_PoseFactoryOperator, bpy.types.Operator):
+    bl_idname = "posefactory.download_results"
+    bl_label = "Pose Factory: Download Results"
+    bl_description = "Download and verify the selected job's results into <download folder>/<job id>"
+
+    job_id: bpy.props.StringProperty(name="Job ID", description="Empty downloads the job selected in the list")  # type: ignore[valid-type]
+    directory: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Folder", description="Download folder; empty uses the Jobs panel's folder", subtype="DIR_PATH"
+    )
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        job = context.window_manager.pose_factory.active_job()
+        if job is None:
+            cls.poll_message_set("Select a job in the list (refresh the jobs first)")
+            return False
+        if job.state != "completed":
+            cls.poll_message_set(f"Only completed jobs have results; the selected job is {job.state}")
+            return False
+        return _poll_idle(cls, "download", "downloading results")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        job = _chosen_job(context, self.job_id)
+        job_id = self.job_id or (job.name if job is not None else "")
+        try:
+            validate_job_id(job_id)
+            root = Path(bpy.path.abspath(self.directory)) if self.directory else results_root(context)
+            target = resolve_under(root, job_id)
+        except (PoseFactoryError, ValueError) as error:
+            self.report({"ERROR"}, plain_message(error))
+            return {"CANCELLED"}
+        link = self._connection(context, "store")
+        if link is None:
+            return {"CANCELLED"}
+        return self._run(context, "download", f"Downloading {job_id}", download_work(link, job_id, target), link)
+
+
+def _results_folder(context: bpy.types.Context) -> Path | None:
+    """The selected job's downloaded results, else the last local render; only if it exists."""
+    runtime = context.window_manager.pose_factory
+    job = runtime.active_job()
+    for folder in (job.results_folder if job is not None else "", runtime.last_output_folder):
+        if folder and Path(folder).is_dir():
+            return Path(folder)
+    return None
+
+
+class POSEFACTORY_OT_open_results_folder(bpy.types.Operator):
+    bl_idname = "posefactory.open_results_folder"
+    bl_label = "Pose Factory: Open Results Folder"
+    bl_description = "Open the downloaded results (or the last local render) in the file browser of your system"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if _results_folder(context) is None:
+            cls.poll_message_set("Download a completed job (or render here) first")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        folder = _results_folder(context)
+        if folder is None:
+            self.report({"ERROR"}, "No results folder yet: download a completed job or render here first")
+            return {"CANCELLED"}
+        if not bpy.app.background:
+            bpy.ops.wm.path_open(filepath=str(folder))
+        self.report({"INFO"}, f"Results in {folder}")
+        return {"FINISHED"}
+
+
+def _show_in_image_editor(context: bpy.types.Context, image: bpy.types.Image) -> bool:
+    screen = context.screen
+    for area in screen.areas if screen else ():
+        if area.type == "IMAGE_EDITOR":
+            area.spaces.active.image = image
+            return True
+    return False
+
+
+class POSEFACTORY_OT_load_contact_sheet(bpy.types.Operator):
+    bl_idname = "posefactory.load_contact_sheet"
+    bl_label = "Pose Factory: Load Contact Sheet"
+    bl_description = "Draw the skeletons of the results on one contact sheet and show it in an Image Editor"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        folder = _results_folder(context)
+        if folder is None or not (folder / DATASET_FILE).is_file():
+            cls.poll_message_set("Download a completed job (or render here) first: no dataset.json yet")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        from ..commands.preview import write_contact_sheet
+
+        folder = _results_folder(context)
+        if folder is None:
+            self.report({"ERROR"}, "No results folder yet: download a completed job or render here first")
+            return {"CANCELLED"}
+        sheet = folder / CONTACT_SHEET_NAME
+        try:
+            if not sheet.is_file():
+                write_contact_sheet(folder, sheet)
+            image = bpy.data.images.load(str(sheet), check_existing=True)
+            image.reload()
+        except (PoseFactoryError, OSError, RuntimeError) as error:
+            self.report({"ERROR"}, plain_message(error))
+            return {"CANCELLED"}
+        shown = _show_in_image_editor(context, image)
+        where = "in the Image Editor" if shown else f"as image '{image.name}' (open an Image Editor to see it)"
+        self.report({"INFO"}, f"Contact sheet {sheet} loaded {where}")
+        return {"FINISHED"}
+
+
+def _poll_pods(cls: type, context: bpy.types.Context) -> bool:
+    if not _poll_idle(cls, "pods", "talking to RunPod"):
+        return False
+    try:
+        link = connection(context)
+    except PoseFactoryError as error:
+        cls.poll_message_set(plain_message(error))  # type: ignore[attr-defined]
+        return False
+    if not link.runpod_api_key():
+        cls.poll_message_set("RunPod is not configured: set RUNPOD_API_KEY or type a key in the add-on preferences")  # type: ignore[attr-defined]
+        return False
+    if not link.pod_id:
+        cls.poll_message_set("No pod id: set one in the add-on preferences or run `pose-factory pods use ID`")  # type: ignore[attr-defined]
+        return False
+    return True
+
+
+class _PodOperator(_PoseFactoryOperator):
+    action = ""
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _poll_pods(cls, context)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        link = self._connection(context, "runpod")
+        if link is None:
+            return {"CANCELLED"}
+        label = {"refresh": "Reading pod status", "start": "Starting pod", "stop": "Stopping pod"}[self.action]
+        return self._run(context, "pods", label, pod_work(link, self.action), link)
+
+
+class POSEFACTORY_OT_pod_refresh(_PodOperator, bpy.types.Operator):
+    bl_idname = "posefactory.pod_refresh"
+    bl_label = "Pose Factory: Refresh Pod"
+    bl_description = "Read the configured RunPod pod's status, GPU and price per hour"
+    action = "refresh"
+
+
+class POSEFACTORY_OT_pod_start(_PodOperator, bpy.types.Operator):
+    bl_idname = "posefactory.pod_start"
+    bl_label = "Pose Factory: Start Pod"
+    bl_description = "Start (resume) the configured RunPod pod; it is billed per hour while running"
+    action = "start"
+
+
+class POSEFACTORY_OT_pod_stop(_PodOperator, bpy.types.Operator):
+    bl_idname = "posefactory.pod_stop"
+    bl_label = "Pose Factory: Stop Pod"
+    bl_description = "Stop the configured RunPod pod (its volume is kept; jobs it is rendering are taken over later)"
+    action = "stop"
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.background = True
+        return context.window_manager.invoke_confirm(  # type: ignore[no-any-return]
+            self, event, title="Pose Factory: Stop Pod", message="Stop the pod? Jobs it is rendering will wait for another agent."
+        )
+
+
+class POSEFACTORY_OT_render_local(_PoseFactoryOperator, bpy.types.Operator):
+    bl_idname = "posefactory.render_local"
+    bl_label = "Pose Factory: Render Here"
+    bl_description = "Render the ticked characters on this computer in a background Blender process"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _poll_idle(cls, "render", "rendering here") and _poll_characters(cls, context)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        link = self._connection(context)
+        if link is None:
+            return {"CANCELLED"}
+        try:
+            request = render_request(context)
+            out_dir = resolve_under(local_output_root(context), request.output_name)
+            command = render_command(bpy.app.binary_path, sys.executable, request, out_dir)
+        except (PoseFactoryError, ValueError) as error:
+            self.report({"ERROR"}, plain_message(error))
+            return {"CANCELLED"}
+        return self._run(context, "render", "Rendering here", render_local_work(command, out_dir, request), link)
+
+
+class POSEFACTORY_OT_cancel_task(bpy.types.Operator):
+    bl_idname = "posefactory.cancel_task"
+    bl_label = "Pose Factory: Stop Waiting"
+    bl_description = "Stop a background task (a local render is terminated; a network request is abandoned)"
+
+    task: bpy.props.StringProperty(name="Task", description="Task to stop; empty stops every task")  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if not bridge.has_work():
+            cls.poll_message_set("No background task is running")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        asked = bridge.cancel(self.task or None)
+        self.report({"INFO"}, f"Stopping {', '.join(asked)}" if asked else "Nothing to stop")
+        return {"FINISHED"}
+
+
+classes = (
+    POSEFACTORY_OT_scan_characters,
+    POSEFACTORY_OT_estimate_cost,
+    POSEFACTORY_OT_submit_job,
+    POSEFACTORY_OT_refresh_jobs,
+    POSEFACTORY_OT_cancel_job,
+    POSEFACTORY_OT_download_results,
+    POSEFACTORY_OT_open_results_folder,
+    POSEFACTORY_OT_load_contact_sheet,
+    POSEFACTORY_OT_pod_refresh,
+    POSEFACTORY_OT_pod_start,
+    POSEFACTORY_OT_pod_stop,
+    POSEFACTORY_OT_render_local,
+    POSEFACTORY_OT_cancel_task,
+)
+register, unregister = bpy.utils.register_classes_factory(classes)

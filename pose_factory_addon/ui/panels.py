@@ -1,0 +1,324 @@
+"""The "Pose Factory" tab of the 3D Viewport sidebar (N): one parent panel and collapsible sub-panels.
+
+Panels only read state and place operators: the Scene settings, the WindowManager state the
+bridge fills, and quick pure computations (image count, cost estimate). Every state has words:
+nothing configured, work running, and errors are all shown as labels, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from ..core.cost import format_usd
+from ..core.errors import PoseFactoryError
+from ..core.queue import FINAL_STATES
+from .messages import plain_message
+from .operators import OFFLINE_NOTE, character_count, measured_dirs, offline_reason, results_root, selected_armature
+from .preferences import Connection, connection
+from .work import cost_view, count_images
+
+_LEVEL_ICONS = {"INFO": "INFO", "WARNING": "ERROR", "ERROR": "CANCEL"}
+_STATE_ICONS = {
+    "pending": "TIME",
+    "processing": "PLAY",
+    "completed": "CHECKMARK",
+    "failed": "CANCEL",
+    "cancelled": "X",
+    "rejected": "ERROR",
+}
+
+
+def _connection_or_label(layout: bpy.types.UILayout, context: bpy.types.Context) -> Connection | None:
+    try:
+        return connection(context)
+    except PoseFactoryError as error:
+        row = layout.row()
+        row.alert = True
+        row.label(text=plain_message(error), icon="ERROR")
+        return None
+
+
+def _task_status(layout: bpy.types.UILayout, context: bpy.types.Context, name: str) -> None:
+    """A progress bar with a stop button while task ``name`` runs; its last message afterwards."""
+    task = context.window_manager.pose_factory.task(name)
+    if task is None or not task.text:
+        return
+    if task.running:
+        row = layout.row(align=True)
+        row.progress(factor=task.fraction, type="BAR", text=task.text)
+        row.operator("posefactory.cancel_task", text="", icon="CANCEL").task = name
+    else:
+        row = layout.row()
+        row.alert = task.text.startswith(("Cannot", "Not ")) or "failed" in task.text
+        row.label(text=task.text)
+
+
+class POSEFACTORY_UL_characters(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):  # type: ignore[no-untyped-def]
+        row = layout.row(align=True)
+        row.prop(item, "enabled", text="")
+        row.label(text=item.name, icon="ARMATURE_DATA")
+
+
+class POSEFACTORY_UL_jobs(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):  # type: ignore[no-untyped-def]
+        row = layout.row(align=True)
+        row.label(text=item.name, icon=_STATE_ICONS.get(item.state, "QUESTION"))
+        if item.total and item.state not in FINAL_STATES:
+            row.progress(factor=item.fraction, type="BAR", text=f"{item.done}/{item.total}")
+        else:
+            row.label(text=item.state)
+
+
+class _SidebarPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Pose Factory"
+
+
+class POSEFACTORY_PT_main(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "POSEFACTORY_PT_main"
+    bl_label = "Pose Factory"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        runtime = context.window_manager.pose_factory
+        link = _connection_or_label(layout, context)
+        if link is not None:
+            layout.label(text=f"Job store: {link.settings.store}", icon="DISK_DRIVE")
+            if link.missing_s3_credentials():
+                row = layout.row()
+                row.alert = True
+                row.label(text="S3 is not configured: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", icon="ERROR")
+            reason = offline_reason(link, "store")
+            if reason:
+                layout.label(text=reason, icon="INTERNET_OFFLINE")
+        if not bpy.app.online_access and (link is None or not offline_reason(link, "store")):
+            layout.label(text=f"{OFFLINE_NOTE} for S3 and RunPod; local work still runs", icon="INTERNET_OFFLINE")
+        if runtime.message:
+            row = layout.row()
+            row.alert = runtime.message_level == "ERROR"
+            row.label(text=runtime.message, icon=_LEVEL_ICONS.get(runtime.message_level, "INFO"))
+
+
+class POSEFACTORY_PT_characters(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "POSEFACTORY_PT_characters"
+    bl_parent_id = "POSEFACTORY_PT_main"
+    bl_label = "Characters"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.pose_factory
+        row = layout.row(align=True)
+        row.prop(settings, "characters_folder", text="")
+        row.operator("posefactory.scan_characters", text="", icon="FILE_REFRESH")
+        if not settings.characters_folder:
+            layout.label(text="Choose a folder of .fbx / .glb / .gltf characters", icon="INFO")
+        elif not settings.characters:
+            layout.label(text="No character files in this folder (rescan after adding some)", icon="ERROR")
+        else:
+            layout.template_list("POSEFACTORY_UL_characters", "", settings, "characters", settings, "character_index", rows=3)
+            ticked = sum(1 for item in settings.characters if item.enabled)
+            layout.label(text=f"{ticked} of {len(settings.characters)} files ticked")
+        layout.prop(settings, "use_selected_armature")
+        if settings.use_selected_armature:
+            armature = selected_armature(context)
+            if armature is None:
+                row = layout.row()
+                row.alert = True
+                row.label(text="Select an armature in the viewport", icon="ERROR")
+            else:
+                layout.label(text=f"{armature.name} is exported to a temporary GLB for the job", icon="ARMATURE_DATA")
+
+
+class POSEFACTORY_PT_render(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "POSEFACTORY_PT_render"
+    bl_parent_id = "POSEFACTORY_PT_main"
+    bl_label = "Render"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.pose_factory
+        column = layout.column()
+        column.use_property_split = True
+        for name in ("angles", "elevations", "frames", "preset", "resolution", "output_name"):
+            column.prop(settings, name)
+        column.prop(settings, "labels", expand=True)
+        if not settings.labels:
+            row = layout.row()
+            row.alert = True
+            row.label(text="Tick at least one label set", icon="ERROR")
+        try:
+            count = count_images(character_count(context), settings.angles, settings.elevations, settings.frames)
+        except ValueError as error:
+            row = layout.row()
+            row.alert = True
+            row.label(text=str(error), icon="ERROR")
+            return
+        layout.label(text=count.sentence(), icon="RENDER_RESULT")
+
+
+class POSEFACTORY_PT_cost(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "POSEFACTORY_PT_cost"
+    bl_parent_id = "POSEFACTORY_PT_main"
+    bl_label = "Cost"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.pose_factory
+        layout.prop(settings, "provider")
+        link = _connection_or_label(layout, context)
+        if link is None:
+            return
+        try:
+            count = count_images(character_count(context), settings.angles, settings.elevations, settings.frames)
+        except ValueError as error:
+            layout.label(text=f"No estimate: {error}", icon="ERROR")
+            return
+        if count.images == 0:
+            layout.label(text="No estimate yet: choose at least one character", icon="INFO")
+            return
+        resolution = (settings.resolution[0], settings.resolution[1])
+        view = cost_view(count.images, settings.preset, settings.provider, resolution, link.settings, measured_dirs(context))
+        if view.refusal:
+            row = layout.row()
+            row.alert = True
+            row.label(text=f"Refused: {view.refusal}", icon="CANCEL")
+        else:
+            column = layout.column(align=True)
+            column.label(text=f"Total: {format_usd(view.total)} for {count.images} images")
+            column.label(text=f"Per image: {format_usd(view.per_image)} ({view.source})")
+            if view.warning:
+                row = layout.row()
+                row.alert = True
+                row.label(text=f"{view.warning}: submitting asks for confirmation", icon="ERROR")
+        limits = link.settings
+        layout.label(
+            text=f"Limits: {format_usd(limits.max_cost_per_job)} per job, {limits.max_batch_size} images, "
+            f"warning above {format_usd(limits.warning_threshold)}"
+        )
+        layout.operator("posefactory.estimate_cost", icon="INFO")
+
+
+class POSEFACTORY_PT_jobs(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "POSEFACTORY_PT_jobs"
+    bl_parent_id = "POSEFACTORY_PT_main"
+    bl_label = "Jobs"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.pose_factory
+        runtime = context.window_manager.pose_factory
+        row = layout.row(align=True)
+        row.operator("posefactory.submit_job", icon="EXPORT")
+        row.operator("posefactory.refresh_jobs", text="", icon="FILE_REFRESH")
+        _task_status(layout, context, "submit")
+        _task_status(layout, context, "jobs")
+        if not runtime.jobs_checked:
+            layout.label(text="Press refresh to read the jobs of the store", icon="INFO")
+            return
+        if not runtime.jobs:
+            layout.label(text="No jobs in the store yet", icon="INFO")
+            return
+        layout.template_list("POSEFACTORY_UL_jobs", "", runtime, "jobs", runtime, "job_index", rows=3)
+        job = runtime.active_job()
+        if job is None:
+            return
+        box = layout.box()
+        box.label(text=job.name, icon=_STATE_ICONS.get(job.state, "QUESTION"))
+        if job.total:
+            box.progress(factor=job.fraction, type="BAR", text=f"{job.state}: {job.done}/{job.total} images")
+        else:
+            box.label(text=f"State: {job.state}")
+        if job.error:
+            row = box.row()
+            row.alert = True
+            row.label(text=job.error, icon="ERROR")
+        box.operator("posefactory.cancel_job", icon="CANCEL")
+        box.prop(settings, "download_folder")
+        if not settings.download_folder:
+            box.label(text=f"Downloads go to {results_root(context)}", icon="FILE_FOLDER")
+        box.operator("posefactory.download_results", icon="IMPORT")
+        _task_status(box, context, "download")
+        if job.results_folder:
+            box.label(text=f"Downloaded to {job.results_folder}", icon="CHECKMARK")
+        row = box.row(align=True)
+        row.operator("posefactory.open_results_folder", icon="FILE_FOLDER")
+        row.operator("posefactory.load_contact_sheet", icon="IMAGE_DATA")
+
+
+class POSEFACTORY_PT_pods(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "POSEFACTORY_PT_pods"
+    bl_parent_id = "POSEFACTORY_PT_main"
+    bl_label = "Pods"
+    bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 (Blender reads a set)
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        runtime = context.window_manager.pose_factory
+        link = _connection_or_label(layout, context)
+        if link is None:
+            return
+        if not link.runpod_api_key():
+            layout.label(text="RunPod is not configured: set RUNPOD_API_KEY or add a key in the preferences", icon="INFO")
+        if not link.pod_id:
+            layout.label(text="No pod id: set one in the preferences or run `pose-factory pods use ID`", icon="INFO")
+            return
+        layout.label(text=f"Pod: {link.pod_id}", icon="NETWORK_DRIVE")
+        reason = offline_reason(link, "runpod")
+        if reason:
+            layout.label(text=reason, icon="INTERNET_OFFLINE")
+        if runtime.pod_checked and runtime.pod_id == link.pod_id:
+            if runtime.pod_error:
+                row = layout.row()
+                row.alert = True
+                row.label(text=runtime.pod_error, icon="ERROR")
+            else:
+                column = layout.column(align=True)
+                column.label(text=f"Status: {runtime.pod_status}")
+                column.label(text=f"GPU: {runtime.pod_gpu or 'unknown'}")
+                column.label(text=f"Price: {format_usd(runtime.pod_cost_per_hour)} per hour")
+        else:
+            layout.label(text="Status not read yet: press refresh", icon="INFO")
+        row = layout.row(align=True)
+        row.operator("posefactory.pod_start", text="Start", icon="PLAY")
+        row.operator("posefactory.pod_stop", text="Stop", icon="PAUSE")
+        row.operator("posefactory.pod_refresh", text="", icon="FILE_REFRESH")
+        _task_status(layout, context, "pods")
+
+
+class POSEFACTORY_PT_render_here(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "POSEFACTORY_PT_render_here"
+    bl_parent_id = "POSEFACTORY_PT_main"
+    bl_label = "Render Here"
+    bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 (Blender reads a set)
+
+    def draw(self, context: bpy.types.Context) -> None:
+        from .operators import local_output_root
+
+        layout = self.layout
+        settings = context.scene.pose_factory
+        runtime = context.window_manager.pose_factory
+        layout.prop(settings, "local_output_folder")
+        layout.label(text=f"Writes {local_output_root(context) / (settings.output_name or 'dataset')}", icon="FILE_FOLDER")
+        layout.operator("posefactory.render_local", icon="RENDER_STILL")
+        _task_status(layout, context, "render")
+        if runtime.last_output_folder:
+            layout.label(text=f"Last render: {runtime.last_output_folder}", icon="CHECKMARK")
+            row = layout.row(align=True)
+            row.operator("posefactory.open_results_folder", icon="FILE_FOLDER")
+            row.operator("posefactory.load_contact_sheet", icon="IMAGE_DATA")
+
+
+classes = (
+    POSEFACTORY_UL_characters,
+    POSEFACTORY_UL_jobs,
+    POSEFACTORY_PT_main,
+    POSEFACTORY_PT_characters,
+    POSEFACTORY_PT_render,
+    POSEFACTORY_PT_cost,
+    POSEFACTORY_PT_jobs,
+    POSEFACTORY_PT_pods,
+    POSEFACTORY_PT_render_here,
+)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,0 +1,335 @@
+"""What the operators do, as plain functions over plain data: safe to run in a worker thread (no bpy here).
+
+The operators gather settings on the main thread into a :class:`RenderRequest` and a
+:class:`~.preferences.Connection`, then hand one of the ``*_work`` functions below to
+:mod:`.bridge`, which runs it blocking (``execute()``) or in a thread (``invoke()``). Each
+function reports through its :class:`~.bridge.TaskContext` and returns a one-line summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..commands.render_options import render_params_from_args
+from ..commands.submit import image_count
+from ..core import defaults
+from ..core.config import Settings
+from ..core.cost import check_render_job, estimate, format_usd, limits_from_settings, load_cost_config, validate
+from ..core.errors import PodError, PoseFactoryError, RenderError
+from ..core.frames import frame_count_estimate, parse_frame_spec
+from ..core.manifest import RenderParams, new_render_manifest
+from ..core.pods import Pod, RunPodClient
+from ..core.queue import JobQueue, JobStatus
+from ..core.store import open_store
+from .bridge import (
+    JobChanged,
+    JobRow,
+    JobsListed,
+    LocalRenderWritten,
+    PodReport,
+    ResultsDownloaded,
+    TaskCancelled,
+    TaskContext,
+    Work,
+)
+from .preferences import Connection
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Render options as the Scene holds them; ``files`` maps safe character names to files.
+
+    ``temporary_files`` (an exported armature) are deleted when the work that used them ends.
+    """
+
+    files: Mapping[str, Path]
+    angles: int = defaults.ANGLES
+    elevations: str = "0"
+    frames: str = defaults.FRAMES
+    preset: str = defaults.PRESET
+    resolution: tuple[int, int] = defaults.RESOLUTION
+    labels: tuple[str, ...] = defaults.LABEL_SETS
+    output_name: str = "dataset"
+    temporary_files: tuple[Path, ...] = field(default=())
+
+    def options(self) -> argparse.Namespace:
+        """The same options ``pose-factory render``/``submit`` parse, so both paths validate identically."""
+        return argparse.Namespace(
+            angles=self.angles,
+            elevations=self.elevations,
+            frames=self.frames,
+            preset=self.preset,
+            resolution=f"{self.resolution[0]}x{self.resolution[1]}",
+            labels=",".join(self.labels),
+            framing=defaults.FRAMING,
+            seed=defaults.RANDOM_SEED,
+        )
+
+    def params(self) -> RenderParams:
+        """Validated parameters (hashes every character file: run it in the worker)."""
+        return render_params_from_args(self.options(), self.files, self.output_name)
+
+    def remove_temporary_files(self) -> None:
+        for path in self.temporary_files:
+            path.unlink(missing_ok=True)
+            if path.parent.is_dir() and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+
+
+@dataclass(frozen=True)
+class ImageCount:
+    characters: int
+    views: int
+    frames: int
+
+    @property
+    def images(self) -> int:
+        return self.characters * self.views * self.frames
+
+    def sentence(self) -> str:
+        return f"{self.characters} characters × {self.views} views × {self.frames} frames = {self.images} images"
+
+
+def count_images(characters: int, angles: int, elevations: str, frames: str) -> ImageCount:
+    """The live count shown before submitting; frames of ``all``/``every:K`` assume a default clip length.
+
+    Raises:
+        ValueError: the elevations or frames text cannot be parsed (the message says how to write it).
+    """
+    parts = [part for part in elevations.split(",") if part.strip()]
+    try:
+        [float(part) for part in parts]
+    except ValueError:
+        raise ValueError(f"elevations {elevations!r}: write degrees separated by commas, for example 0,30") from None
+    if not parts:
+        raise ValueError("give at least one elevation (0 = level)")
+    return ImageCount(characters, angles * len(parts), frame_count_estimate(parse_frame_spec(frames)))
+
+
+@dataclass(frozen=True)
+class CostView:
+    """What the Cost panel shows: USD totals, where the speed came from, and a warning or a refusal."""
+
+    provider_name: str
+    total: float = 0.0
+    per_image: float = 0.0
+    source: str = ""
+    warning: str = ""
+    refusal: str = ""
+
+    def summary(self) -> str:
+        return f"{format_usd(self.total)} total, {format_usd(self.per_image)} per image"
+
+
+@functools.lru_cache(maxsize=64)
+def cost_view(
+    images: int, preset: str, provider: str, resolution: tuple[int, int], settings: Settings, search_dirs: tuple[str, ...] = ()
+) -> CostView:
+    """The estimate for ``images`` images with ``provider``'s prices, checked against the safety limits.
+
+    The pod provider (``local`` pricing) uses exactly the check ``submit`` applies
+    (:func:`~..core.cost.check_render_job`); API providers are estimated at the nearest listed
+    resolution. Never raises for a refusal: it is returned in ``refusal``.
+    """
+    config = load_cost_config(settings.cost_config or None)
+    name = str(config["providers"].get(provider, {}).get("name", provider))
+    try:
+        if provider == defaults.COST_PROVIDER:
+            decision = check_render_job(images, preset, settings, search_dirs=search_dirs)
+            return CostView(name, decision.total, decision.per_image, decision.source, decision.warning or "")
+        prices = config["providers"][provider]
+        wanted = f"{resolution[0]}x{resolution[1]}"
+        listed = prices.get("resolutions", {}) if isinstance(prices, dict) else {}
+        size = wanted if wanted in listed else defaults.COST_RESOLUTION
+        result = estimate(provider, images, resolution=size, config=config)
+        warning = validate(result["total"], images, limits_from_settings(settings))
+        return CostView(name, result["total"], result["per_image"], f"{name} prices at {size}", warning or "")
+    except PoseFactoryError as error:
+        return CostView(name, refusal=str(error))
+
+
+def open_queue(connection: Connection) -> JobQueue:
+    """The job queue on the connection's store (credentials from its environment)."""
+    settings = connection.settings
+    store = open_store(settings.store, settings, connection.environ)
+    return JobQueue(store, max_attempts=settings.max_attempts, lease_seconds=settings.lease_seconds)
+
+
+def job_row(status: JobStatus) -> JobRow:
+    progress = status.progress or {}
+    return JobRow(
+        job_id=status.job_id,
+        state=status.state,
+        done=int(progress.get("done", 0)),
+        total=int(progress.get("total", 0)),
+        error=status.error,
+        created_at=status.created_at,
+    )
+
+
+def submit_work(connection: Connection, request: RenderRequest) -> Work:
+    """Hash and upload the characters (once per content), re-check the cost, queue the manifest."""
+
+    def work(task: TaskContext) -> str:
+        try:
+            task.progress(0, len(request.files) + 1, "Reading character files")
+            params = request.params()
+            count = image_count(params)
+            decision = check_render_job(count, params.preset, connection.settings)
+            queue = open_queue(connection)
+            for done, (name, path) in enumerate(request.files.items(), start=1):
+                task.check_cancelled()
+                task.progress(done - 1, len(request.files) + 1, f"Uploading {name}")
+                queue.upload_character(path)
+            task.check_cancelled()
+            manifest = new_render_manifest(params)
+            status = queue.submit(manifest)
+            task.post(JobChanged(job_row(status)))
+            return f"Submitted {manifest.job_id}: {count} images, estimated {format_usd(decision.total)}"
+        finally:
+            request.remove_temporary_files()
+
+    return work
+
+
+def refresh_work(connection: Connection) -> Work:
+    def work(task: TaskContext) -> str:
+        rows = tuple(job_row(status) for status in open_queue(connection).list_jobs())
+        task.post(JobsListed(rows))
+        active = sum(row.state in ("pending", "processing") for row in rows)
+        return f"{len(rows)} jobs in {connection.settings.store} ({active} pending or running)"
+
+    return work
+
+
+def cancel_work(connection: Connection, job_id: str) -> Work:
+    def work(task: TaskContext) -> str:
+        status = open_queue(connection).cancel(job_id)
+        task.post(JobChanged(job_row(status)))
+        return f"Cancelled {job_id}"
+
+    return work
+
+
+def download_work(connection: Connection, job_id: str, target: Path) -> Work:
+    """Download and verify a completed job's results into ``target`` (must be empty or absent)."""
+
+    def work(task: TaskContext) -> str:
+        written = open_queue(connection).download_results(job_id, target)
+        task.post(ResultsDownloaded(job_id, str(target)))
+        return f"{len(written)} files of {job_id} verified and written to {target}"
+
+    return work
+
+
+def _pod_client(connection: Connection) -> RunPodClient:
+    key = connection.runpod_api_key()
+    if not key:
+        raise PodError("RunPod is not configured: set RUNPOD_API_KEY or type a key in the add-on preferences")
+    return RunPodClient(key, connection.settings.runpod_api_base_url)
+
+
+def pod_work(connection: Connection, action: str) -> Work:
+    """``action`` is ``refresh``, ``start`` or ``stop`` on the configured pod; the result is a PodReport."""
+
+    def work(task: TaskContext) -> str:
+        if not connection.pod_id:
+            raise PodError("No pod id: set one in the add-on preferences or run `pose-factory pods use ID`")
+        try:
+            client = _pod_client(connection)
+            pod: Pod = {
+                "refresh": client.get_pod,
+                "start": client.resume_pod,
+                "stop": client.stop_pod,
+            }[action](connection.pod_id)
+        except PoseFactoryError as error:
+            task.post(PodReport(connection.pod_id, error=str(error)))
+            raise
+        task.post(PodReport(pod.id or connection.pod_id, pod.status, pod.gpu, pod.cost_per_hr))
+        return f"Pod {pod.id or connection.pod_id}: {pod.status}"
+
+    return work
+
+
+def search_dirs(folders: Sequence[str]) -> tuple[str, ...]:
+    """Folders whose ``dataset.json`` files give measured seconds per image (existing ones only)."""
+    return tuple(folder for folder in folders if folder and Path(folder).is_dir())
+
+
+_PROGRESS_LINE = re.compile(r"render: (\d+)/(\d+) images")
+_POLL_S = 0.2
+_TERMINATE_WAIT_S = 10.0
+
+
+def render_script() -> Path:
+    """``headless/render.py``: inside the installed extension, or next to the package in a checkout."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "headless" / "render.py", package.parent / "headless" / "render.py"):
+        if candidate.is_file():
+            return candidate
+    raise RenderError(f"headless/render.py is missing from {package}; reinstall the extension")
+
+
+def render_command(blender: str, python: str, request: RenderRequest, out_dir: Path) -> list[str]:
+    """The background render: ``blender --background --python headless/render.py -- PATH... --out DIR [options]``.
+
+    ``blender`` is empty inside the bpy module (no Blender binary), where the same script runs
+    under ``python`` instead.
+    """
+    options = request.options()
+    arguments = [*map(str, request.files.values()), "--out", str(out_dir)]
+    for name in ("angles", "elevations", "frames", "preset", "resolution", "labels", "framing", "seed"):
+        arguments += [f"--{name}", str(getattr(options, name))]
+    script = str(render_script())
+    if blender:
+        return [blender, "--background", "--factory-startup", "--python-exit-code", "1", "--python", script, "--", *arguments]
+    return [python, script, *arguments]
+
+
+def render_local_work(command: Sequence[str], out_dir: Path, request: RenderRequest) -> Work:
+    """Run the background render, turning its progress lines into task progress; Esc stops the process."""
+
+    def work(task: TaskContext) -> str:
+        errors: list[str] = []
+        try:
+            process = subprocess.Popen(
+                list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
+            )
+            reader = threading.Thread(target=_follow_render, args=(process, task, errors), daemon=True)
+            reader.start()
+            while process.poll() is None:
+                if task.cancel_event.wait(_POLL_S):
+                    process.terminate()
+                    try:
+                        process.wait(_TERMINATE_WAIT_S)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                    raise TaskCancelled
+            reader.join(_TERMINATE_WAIT_S)
+        finally:
+            request.remove_temporary_files()
+        if process.returncode != 0:
+            reason = next((line for line in reversed(errors) if line.startswith("pose-factory")), errors[-1] if errors else "")
+            raise RenderError(f"the local render failed (exit status {process.returncode}): {reason}")
+        task.post(LocalRenderWritten(str(out_dir)))
+        return f"Rendered into {out_dir}"
+
+    return work
+
+
+def _follow_render(process: subprocess.Popen[str], task: TaskContext, errors: list[str]) -> None:
+    assert process.stderr is not None
+    for line in process.stderr:
+        match = _PROGRESS_LINE.search(line)
+        if match:
+            task.progress(int(match.group(1)), int(match.group(2)), line.strip().split(", ETA")[0])
+        elif line.strip():
+            errors.append(line.strip())
+            del errors[:-20]
