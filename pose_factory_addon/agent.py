@@ -82,7 +82,7 @@ class EventLog:
     def __init__(self, worker_id: str, stream: TextIO | None = None) -> None:
         self.worker_id = worker_id
         self._stream = stream or sys.stderr
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: the signal handler logs from the main thread
 
     def __call__(self, event: str, job_id: str | None = None, **fields: Any) -> None:
         record = {"time": round(time.time(), 3), "event": event, "worker": self.worker_id, "job_id": job_id, **fields}
