@@ -49,7 +49,7 @@ def run_demo(args: argparse.Namespace) -> int:
     params = render_params_from_args(SimpleNamespace(**DEMO_OPTIONS), files, output_name="demo")
     summary = render_locally(params, files, args.out, workers=args.workers)
     sheet = args.out / CONTACT_SHEET
-    count = write_contact_sheet(args.out, sheet, tile=192)
+    count = write_contact_sheet(args.out, sheet, max_images=summary["counts"]["images"], tile=160)
     timings = summary["timings"]
     print(
         f"demo: {summary['counts']['images']} labeled images in {args.out} ({timings['wall_s']:.0f} s); "

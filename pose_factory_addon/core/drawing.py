@@ -56,6 +56,15 @@ def draw_skeleton(image: Image.Image, keypoints: Sequence[Sequence[float]], labe
     return canvas
 
 
+def _fit(caption: str, limit: int) -> str:
+    """Shorten the first word (the character name) so the rest of the caption (view, frame) stays readable."""
+    if len(caption) <= limit:
+        return caption
+    head, _, tail = caption.partition(" ")
+    room = limit - len(tail) - 2
+    return f"{head[:room]}~ {tail}" if room > 0 else caption[:limit]
+
+
 def contact_sheet(tiles: Sequence[tuple[Image.Image, str]], columns: int, tile_size: int = 256) -> Image.Image:
     """Tiles (image, caption) in a grid of ``columns``, each scaled to fit ``tile_size`` pixels, caption below."""
     if not tiles:
@@ -71,5 +80,5 @@ def contact_sheet(tiles: Sequence[tuple[Image.Image, str]], columns: int, tile_s
         left = (index % columns) * tile_size
         top = (index // columns) * (tile_size + caption_height)
         sheet.paste(tile, (left + (tile_size - tile.width) // 2, top + (tile_size - tile.height) // 2))
-        draw.text((left + 4, top + tile_size + 2), caption[: tile_size // 6], fill=(220, 220, 220))
+        draw.text((left + 4, top + tile_size + 2), _fit(caption, tile_size // 6), fill=(220, 220, 220))
     return sheet

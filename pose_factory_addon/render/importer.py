@@ -36,13 +36,6 @@ class Character:
     first_frame: int
     last_frame: int
 
-    def bone(self, canonical: str) -> bpy.types.PoseBone | None:
-        """The pose bone whose canonical name (Mixamo prefix removed) is ``canonical``."""
-        for pose_bone in self.armature.pose.bones:
-            if canonical_bone_name(pose_bone.name) == canonical:
-                return pose_bone
-        return None
-
 
 def _import_file(path: Path) -> None:
     suffix = path.suffix.lower()

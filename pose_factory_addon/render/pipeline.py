@@ -257,9 +257,15 @@ def render_dataset(
             record, images, character_labels = _render_character(
                 ref.name, Path(path), params, preset, out_dir, counter, transparent, debug_overlays
             )
-        except (RenderError, ValueError, RuntimeError) as error:
+        except Exception as error:  # one bad character must not stop the others; it is reported in failures
             counter.settle(ref.name, 0)
-            summary["failures"].append({"character": ref.name, "file": Path(path).name if path else None, "error": str(error)})
+            if isinstance(error, RenderError):
+                message = str(error)
+            elif isinstance(error, ValueError):
+                message = f"{ref.name}: {error}"
+            else:
+                message = f"{ref.name}: {type(error).__name__}: {error}"
+            summary["failures"].append({"character": ref.name, "file": Path(path).name if path else None, "error": message})
             continue
         summary["characters"].append(record)
         summary["images"].extend(images)

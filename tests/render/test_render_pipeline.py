@@ -197,3 +197,29 @@ def test_render_cli_end_to_end(tmp_path):
     assert list(label["keypoints"]) == ["coco17"]
     assert (out / "overlays" / "Mannequin_Slim_Wave" / "az000_f0001.png").is_file()
     assert json.loads((out / "dataset.json").read_text())["counts"]["images"] == 4
+
+
+def test_preview_draws_a_contact_sheet(dataset, tmp_path):
+    from pose_factory_addon.cli import main
+
+    out, _ = dataset
+    sheet = tmp_path / "sheet.png"
+    assert main(["preview", str(out), "--out", str(sheet), "--tile", "64", "--max-images", "16"]) == 0
+    assert Image.open(sheet).size == (8 * 64, 2 * (64 + 16))
+    assert main(["preview", str(tmp_path), "--out", str(sheet)]) == 2
+
+
+def test_workers_render_shares_and_merge_them(tmp_path):
+    out = tmp_path / "parallel"
+    result = subprocess.run(
+        [sys.executable, "-m", "pose_factory_addon.cli", "render", str(WAVE), str(WALK), "--out", str(out), "--angles", "1",
+         "--preset", "preview", "--resolution", "64x64", "--workers", "2"],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "dataset.json").read_text())
+    assert summary["workers"] == 2 and summary["counts"] == {"images": 2, "characters": 2, "failures": 0}
+    assert {ref["name"] for ref in summary["spec"]["characters"]} == {"Mannequin_Slim_Wave", "Mannequin_Average_Walk"}
+    coco = json.loads((out / "coco_keypoints.json").read_text())
+    assert len(coco["annotations"]) == 2
+    assert not (out / ".workers").exists()

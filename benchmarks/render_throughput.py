@@ -1,0 +1,123 @@
+"""Seconds per labeled image for each render preset, and the ratio against a seed-style baseline.
+
+Runs in one process with the bpy module (Blender already up, as in a worker): every preset
+renders the sample characters through the real pipeline (import, framing, render, labels) at
+512x512 from 8 views over several frames; the baseline re-creates the seed's renderer (EEVEE
+64 TAA samples, one SUN, the fixed camera, a new camera object per view, no labels) on the
+same machine in the same run. Prints a table; nothing is written outside a temp folder.
+
+    python benchmarks/render_throughput.py [--presets preview,standard] [--frames count:2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import bpy
+from mathutils import Matrix
+
+from pose_factory_addon.core.camera import orbit_views, seed_camera_matrix
+from pose_factory_addon.core.manifest import CharacterRef, RenderParams
+from pose_factory_addon.core.presets import render_preset
+from pose_factory_addon.render.pipeline import quiet_output, render_dataset
+from pose_factory_addon.render.scene import add_lighting, configure_render, reset_scene
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "characters"
+DEFAULT_CHARACTERS = ("Mannequin_Average_Walk.fbx", "Mannequin_Slim_Wave.glb")
+
+
+def _ref(path: Path) -> CharacterRef:
+    return CharacterRef(path.stem, hashlib.sha256(path.read_bytes()).hexdigest(), path.suffix[1:])
+
+
+def measure_preset(preset: str, files: list[Path], frames: str, angles: int, size: int, out: Path) -> dict[str, float]:
+    """Wall seconds per labeled image through the pipeline, and the import/framing/render/label split (s per image)."""
+    params = RenderParams(
+        characters=tuple(_ref(path) for path in files), angles=angles, frames=frames, preset=preset, resolution=(size, size)
+    )
+    started = time.perf_counter()
+    summary = render_dataset(params, {path.stem: path for path in files}, out / preset)
+    wall = time.perf_counter() - started
+    images = summary["counts"]["images"]
+    timings = summary["timings"]
+    if summary["failures"]:
+        raise SystemExit(f"{preset}: {summary['failures']}")
+    return {
+        "images": images,
+        "per_image_s": wall / images,
+        "import_s": (timings["import_s"] + timings["framing_s"]) / images,
+        "render_s": timings["render_s"] / images,
+        "label_s": timings["label_s"] / images,
+    }
+
+
+def measure_seed_baseline(path: Path, views: int, size: int, out: Path) -> dict[str, float]:
+    """The seed's renderer: EEVEE 64 TAA, one SUN, fixed camera, a new camera per view, no labels; s per image."""
+    started = time.perf_counter()
+    scene = reset_scene()
+    preset = render_preset("seed")
+    configure_render(scene, preset, size, size)
+    with quiet_output():
+        bpy.ops.import_scene.fbx(filepath=str(path)) if path.suffix == ".fbx" else bpy.ops.import_scene.gltf(filepath=str(path))
+    import_s = time.perf_counter() - started
+    render_s = 0.0
+    for index, view in enumerate(orbit_views(8)[:views]):
+        camera_data = bpy.data.cameras.new(f"Camera_{index}")
+        camera = bpy.data.objects.new(f"Camera_{index}", camera_data)
+        scene.collection.objects.link(camera)
+        camera.matrix_world = Matrix(seed_camera_matrix(view).tolist())
+        scene.camera = camera
+        if index == 0:
+            add_lighting(scene, preset, camera)
+        scene.render.filepath = str(out / "seed_baseline" / f"{view.name}.png")
+        started = time.perf_counter()
+        with quiet_output():
+            bpy.ops.render.render(write_still=True)
+        render_s += time.perf_counter() - started
+        bpy.data.objects.remove(camera)
+    return {
+        "images": views,
+        "per_image_s": (import_s + render_s) / views,
+        "import_s": import_s / views,
+        "render_s": render_s / views,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", default="preview,standard,quality", help="presets to measure (default %(default)s)")
+    parser.add_argument("--frames", default="count:2", help="frames per character (default %(default)s)")
+    parser.add_argument("--angles", type=int, default=8)
+    parser.add_argument("--size", type=int, default=512, help="square resolution in pixels (default %(default)s)")
+    parser.add_argument("--characters", default=",".join(DEFAULT_CHARACTERS), help="sample file names")
+    parser.add_argument("--baseline-views", type=int, default=8, help="views rendered by the seed-style baseline (0 = skip)")
+    args = parser.parse_args()
+    files = [SAMPLES / name for name in args.characters.split(",")]
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as temp:
+        out = Path(temp)
+        for preset in args.presets.split(","):
+            results[preset] = measure_preset(preset, files, args.frames, args.angles, args.size, out)
+            print(f"measured {preset}", file=sys.stderr, flush=True)
+        if args.baseline_views:
+            results["seed baseline"] = measure_seed_baseline(files[0], args.baseline_views, args.size, out)
+    print(f"{'preset':<14} {'images':>6} {'s/image':>8} {'import+framing':>14} {'render':>8} {'labels':>8} {'vs seed':>8}")
+    baseline = results.get("seed baseline", {}).get("per_image_s")
+    for name, row in results.items():
+        ratio = f"{baseline / row['per_image_s']:.1f}x" if baseline else "-"
+        print(
+            f"{name:<14} {int(row['images']):>6} {row['per_image_s']:>8.3f} {row['import_s']:>14.3f} "
+            f"{row['render_s']:>8.3f} {row.get('label_s', 0.0):>8.3f} {ratio:>8}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
