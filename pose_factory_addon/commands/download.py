@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..core import defaults
 from ._queue_args import add_store_option, job_id_argument, open_queue
-
-DEFAULT_DOWNLOAD_ROOT = Path("data") / "working"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -27,7 +26,7 @@ def add_parser(subparsers: Any) -> None:
 def run_download(args: argparse.Namespace) -> int:
     job_id = job_id_argument(args.job_id)
     queue, _ = open_queue(args)
-    target = Path(args.out) if args.out else DEFAULT_DOWNLOAD_ROOT / job_id
+    target = Path(args.out) if args.out else Path(defaults.DOWNLOAD_ROOT) / job_id
     written = queue.download_results(job_id, target, force=args.force)
     print(f"{len(written)} files verified and written to {target.resolve()}")
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from ..core import defaults
 from ..core.config import load_settings
 from ..core.cost import check_render_job, format_usd
 from ..core.errors import CostLimitExceeded
@@ -49,7 +50,7 @@ def run_submit(args: argparse.Namespace) -> int:
     files = character_files(args.paths)
     params = render_params_from_args(args, files, output_name=safe_slug(args.name))
     count = image_count(params)
-    decision = check_render_job(count, params.preset, settings, args.max_cost)
+    decision = check_render_job(count, params.preset, settings, args.max_cost, search_dirs=[defaults.DOWNLOAD_ROOT])
     print(
         f"estimate: {count} images, {format_usd(decision.total)} ({format_usd(decision.per_image)} per image, {decision.source})",
         file=sys.stderr,

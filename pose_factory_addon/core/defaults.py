@@ -58,6 +58,7 @@ LEASE_SECONDS: Final = 300.0
 MAX_ATTEMPTS: Final = 3
 WORKSPACE_ROOT: Final = "/workspace"  # seed pod workspace; overridable by WORKSPACE_ROOT
 WORKSPACE_MAX_AGE_S: Final = 24 * 3600.0  # seed: finished job folders older than 24 h are removed
+DOWNLOAD_ROOT: Final = "data/working"  # seed: downloaded job results land in data/working/<job_id>/
 S3_REGION: Final = "auto"  # Cloudflare R2 expects "auto"
 
 # Cost safety limits (seed §3.5)

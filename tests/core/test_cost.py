@@ -295,3 +295,17 @@ def test_cli_providers(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> N
         "stability": "api",
         "dreamstudio": "api",
     }
+
+
+def test_submit_estimates_from_downloaded_job_timings(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`submit` looks for dataset.json files under data/working/<job_id>/ (where `download` puts them)."""
+    monkeypatch.chdir(clean_env)
+    dataset = _write_dataset(clean_env / "data" / "working" / "render_20261130_120000_0123abcd", "preview", 0.5)
+    character = clean_env / "Hero.glb"
+    character.write_bytes(b"glTF")
+    store = (clean_env / "store").as_uri()
+    arguments = ["submit", str(character), "--angles", "2", "--preset", "preview", "--store", store]
+    assert main(arguments) == 0
+    assert f"measured from {dataset.resolve()}" in capsys.readouterr().err
