@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Isolated, small_render_settings, use_characters
+from ui_helpers import Isolated, small_render_settings, use_characters
 
 from pose_factory_addon.core.config import load_settings
 from pose_factory_addon.core.cost import check_render_job, estimate

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import _leftovers
+from ui_helpers import leftovers
 
 import pose_factory_addon
 
@@ -55,7 +55,7 @@ def test_register_unregister_register_leaves_nothing_behind(isolated: Any) -> No
             assert len(bpy.context.window_manager.pose_factory.jobs) == 0
         finally:
             pose_factory_addon.unregister()
-        assert _leftovers() == []
+        assert leftovers() == []
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("pose-factory-")]
 
 
