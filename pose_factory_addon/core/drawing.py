@@ -57,12 +57,13 @@ def draw_skeleton(image: Image.Image, keypoints: Sequence[Sequence[float]], labe
 
 
 def _fit(caption: str, limit: int) -> str:
-    """Shorten the first word (the character name) so the rest of the caption (view, frame) stays readable."""
+    """Shorten the first word (the character name) from its start, where names share prefixes, so the rest
+    of the caption (view, frame) stays readable."""
     if len(caption) <= limit:
         return caption
     head, _, tail = caption.partition(" ")
     room = limit - len(tail) - 2
-    return f"{head[:room]}~ {tail}" if room > 0 else caption[:limit]
+    return f"~{head[-room:]} {tail}" if room > 0 else caption[:limit]
 
 
 def contact_sheet(tiles: Sequence[tuple[Image.Image, str]], columns: int, tile_size: int = 256) -> Image.Image:

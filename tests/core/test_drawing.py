@@ -25,6 +25,6 @@ def test_contact_sheet_layout_and_captions():
     tiles = [(Image.new("RGB", (64, 32), (200, 0, 0)), "A_very_long_character_name front f1")] * 5
     sheet = drawing.contact_sheet(tiles, columns=2, tile_size=64)
     assert sheet.size == (128, 3 * (64 + 16))
-    assert drawing._fit("A_very_long_character_name front f1", 20).endswith("front f1")
+    assert drawing._fit("A_very_long_character_name front f1", 20) == "~acter_name front f1"
     with pytest.raises(ValueError):
         drawing.contact_sheet([], 2)
