@@ -125,7 +125,7 @@ def _render_character(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     width, height = params.resolution
     scene = reset_scene()
-    configure_render(scene, preset, width, height, transparent)
+    configure_render(scene, preset, width, height, transparent, params.seed)
     camera = add_camera(scene)
     add_lighting(scene, preset, camera)
     started = time.perf_counter()

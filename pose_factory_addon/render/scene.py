@@ -36,8 +36,11 @@ def reset_scene() -> bpy.types.Scene:
     return bpy.context.scene
 
 
-def configure_render(scene: bpy.types.Scene, preset: RenderPreset, width: int, height: int, transparent: bool = False) -> None:
-    """Engine, samples, resolution and PNG output for ``preset``; ``transparent`` renders the background as alpha 0."""
+def configure_render(
+    scene: bpy.types.Scene, preset: RenderPreset, width: int, height: int, transparent: bool = False, seed: int = 0
+) -> None:
+    """Engine, samples, resolution and PNG output for ``preset``; ``transparent`` renders the background as alpha 0;
+    ``seed`` is Cycles' sampling seed (the only randomness in a render)."""
     render = scene.render
     render.engine = preset.engine
     render.resolution_x, render.resolution_y = width, height
@@ -66,7 +69,7 @@ def configure_render(scene: bpy.types.Scene, preset: RenderPreset, width: int, h
         cycles.volume_bounces = 0
         cycles.transparent_max_bounces = 4
         cycles.caustics_reflective = cycles.caustics_refractive = False
-        cycles.seed = 0
+        cycles.seed = seed
     elif preset.engine == "BLENDER_EEVEE_NEXT":
         scene.eevee.taa_render_samples = preset.samples
     else:
