@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,24 @@ def test_unreachable_bucket_becomes_a_plain_sentence() -> None:
     refused = StoreError("get s3://b/k: endpoint unreachable after 60 s (EndpointConnectionError)")
     assert plain_message(refused, settings).endswith("(connection refused)")
     assert plain_message(StoreError("put k: secret-value-123 leaked"), settings, ["secret-value-123"]) == "Put k: *** leaked"
+
+
+def test_the_selected_armature_is_exported_to_a_temporary_glb_for_the_job(
+    addon: Any, isolated: Isolated, one_character: Path
+) -> None:
+    bpy.ops.import_scene.gltf(filepath=str(one_character / "Mannequin_Slim_Wave.glb"))
+    armature = next(obj for obj in bpy.data.objects if obj.type == "ARMATURE")
+    armature.name = "My Hero"
+    bpy.context.view_layer.objects.active = armature
+    armature.select_set(True)
+    settings = addon.scene.pose_factory
+    settings.use_selected_armature = True
+    exported_before = set(Path(tempfile.gettempdir()).glob("pose-factory-armature-*"))
+
+    assert bpy.ops.posefactory.submit_job() == {"FINISHED"}
+    [manifest_path] = _pending(isolated)
+    [character] = manifest_from_json(manifest_path.read_bytes()).params.characters
+    assert (character.name, character.ext) == ("My_Hero", "glb")
+    assert (_store_root(isolated) / character.asset_key).stat().st_size > 10_000
+    assert set(Path(tempfile.gettempdir()).glob("pose-factory-armature-*")) == exported_before
+    assert armature.select_get() and bpy.context.view_layer.objects.active == armature

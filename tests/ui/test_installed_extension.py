@@ -1,0 +1,84 @@
+"""The built zip, installed by Blender's own extension machinery into an isolated user folder, works from a script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ui_helpers import REPO, SAMPLES
+
+pytestmark = pytest.mark.bpy
+
+PROBE = """
+import json, sys
+import bpy
+import addon_utils
+module = "bl_ext.user_default.pose_factory"
+bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_default", enable_on_install=True)
+report = {"enabled": addon_utils.check(module)[1]}
+report["operators"] = sorted(name for name in dir(bpy.ops.posefactory) if not name.startswith("_"))
+report["panels"] = sorted(name for name in dir(bpy.types) if name.startswith("POSEFACTORY_PT_"))
+report["preferences"] = bpy.context.preferences.addons.get(module) is not None
+settings = bpy.context.scene.pose_factory
+settings.characters_folder = sys.argv[2]
+settings.angles = 2
+report["characters"] = [item.name for item in settings.characters]
+report["estimate"] = sorted(bpy.ops.posefactory.estimate_cost())
+report["submit"] = sorted(bpy.ops.posefactory.submit_job())
+report["refresh"] = sorted(bpy.ops.posefactory.refresh_jobs())
+runtime = bpy.context.window_manager.pose_factory
+report["jobs"] = [(job.name.split("_")[0], job.state) for job in runtime.jobs]
+bpy.ops.preferences.addon_disable(module=module)
+report["disabled"] = not addon_utils.check(module)[1]
+report["leftover"] = sorted(name for name in dir(bpy.types) if name.startswith(("POSEFACTORY_", "PoseFactory")))
+report["leftover"] += [name for name in ("Scene", "WindowManager") if hasattr(getattr(bpy.types, name), "pose_factory")]
+report["leftover"] += sorted(name for name in dir(bpy.ops.posefactory) if not name.startswith("_"))
+print("RESULT " + json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def extension_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sys.path.insert(0, str(REPO))
+    import build
+
+    return build.build(tmp_path_factory.mktemp("dist"))
+
+
+def test_installed_extension_registers_runs_operators_and_unregisters_cleanly(extension_zip: Path, tmp_path: Path) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("POSE_FACTORY_", "RUNPOD_", "AWS_"))}
+    env.update(
+        BLENDER_USER_RESOURCES=str(tmp_path / "blender-user"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+    )
+    characters = tmp_path / "characters"
+    characters.mkdir()
+    (characters / "Mannequin_Slim_Wave.glb").write_bytes((SAMPLES / "Mannequin_Slim_Wave.glb").read_bytes())
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(extension_zip), str(characters)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(lines[-1].removeprefix("RESULT "))
+    assert report["enabled"] and report["preferences"]
+    assert {"submit_job", "estimate_cost", "refresh_jobs", "cancel_job", "download_results", "pod_start", "pod_stop"} <= set(
+        report["operators"]
+    )
+    assert {"pod_refresh", "render_local", "open_results_folder", "load_contact_sheet"} <= set(report["operators"])
+    assert len(report["panels"]) == 7
+    assert report["characters"] == ["Mannequin_Slim_Wave"]
+    assert report["estimate"] == report["submit"] == report["refresh"] == ["FINISHED"]
+    assert report["jobs"] == [["render", "pending"]]
+    assert list((tmp_path / "data" / "pose-factory" / "store" / "jobs" / "pending").glob("render_*.json"))
+    assert report["disabled"] and report["leftover"] == []
