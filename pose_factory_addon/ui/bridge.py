@@ -234,14 +234,15 @@ def _task(runtime: bpy.types.PropertyGroup, name: str) -> bpy.types.PropertyGrou
 def _apply(runtime: bpy.types.PropertyGroup, message: Message) -> None:
     if isinstance(message, TaskStarted):
         task = _task(runtime, message.task)
-        task.running, task.label, task.fraction, task.text = True, message.label, 0.0, f"{message.label}..."
+        task.running, task.label, task.fraction, task.level = True, message.label, 0.0, "INFO"
+        task.text = f"{message.label}..."
     elif isinstance(message, TaskProgress):
         task = _task(runtime, message.task)
         task.fraction = message.done / message.total if message.total else 0.0
         task.text = message.text or f"{task.label}: {message.done}/{message.total}"
     elif isinstance(message, TaskFinished):
         task = _task(runtime, message.task)
-        task.running, task.text = False, message.text
+        task.running, task.text, task.level = False, message.text, message.level
         task.fraction = 1.0 if message.ok else task.fraction
         runtime.message, runtime.message_level = message.text, message.level
         entry = _running.get(message.task)

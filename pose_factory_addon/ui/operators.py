@@ -65,10 +65,10 @@ def offline_reason(link: Connection, service: str) -> str:
 
 def selected_armature(context: bpy.types.Context) -> bpy.types.Object | None:
     """The active object if it is an armature, else the first selected armature."""
-    active = context.active_object
+    active = getattr(context, "active_object", None)
     if active is not None and active.type == "ARMATURE":
         return active
-    return next((obj for obj in context.selected_objects if obj.type == "ARMATURE"), None)
+    return next((obj for obj in getattr(context, "selected_objects", ()) if obj.type == "ARMATURE"), None)
 
 
 def character_count(context: bpy.types.Context) -> int:
@@ -166,9 +166,25 @@ def measured_dirs(context: bpy.types.Context) -> tuple[str, ...]:
     return search_dirs([runtime.last_output_folder, str(local_output_root(context))])
 
 
-def _chosen_job(context: bpy.types.Context, job_id: str) -> bpy.types.PropertyGroup | None:
-    runtime = context.window_manager.pose_factory
-    return runtime.jobs.get(job_id) if job_id else runtime.active_job()
+def _job_id(context: bpy.types.Context, job_id: str) -> str:
+    """``job_id`` if given, else the job selected in the list; validated (raises ``ManifestError``)."""
+    job = context.window_manager.pose_factory.active_job()
+    return validate_job_id(job_id or (job.name if job is not None else ""))
+
+
+def _poll_selected_job(cls: type, context: bpy.types.Context, task: str, doing: str, completed: bool) -> bool:
+    """A job must be selected and be completed (download) or not final yet (cancel)."""
+    job = context.window_manager.pose_factory.active_job()
+    if job is None:
+        cls.poll_message_set("Select a job in the list (refresh the jobs first)")  # type: ignore[attr-defined]
+        return False
+    if completed and job.state != "completed":
+        cls.poll_message_set(f"Only completed jobs have results; the selected job is {job.state}")  # type: ignore[attr-defined]
+        return False
+    if not completed and job.state in FINAL_STATES:
+        cls.poll_message_set(f"The selected job is already {job.state}")  # type: ignore[attr-defined]
+        return False
+    return _poll_idle(cls, task, doing)
 
 
 class _PoseFactoryOperator:
@@ -357,20 +373,11 @@ class POSEFACTORY_OT_cancel_job(_PoseFactoryOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        job = context.window_manager.pose_factory.active_job()
-        if job is None:
-            cls.poll_message_set("Select a job in the list (refresh the jobs first)")
-            return False
-        if job.state in FINAL_STATES:
-            cls.poll_message_set(f"The selected job is already {job.state}")
-            return False
-        return _poll_idle(cls, "jobs", "reading the job list")
+        return _poll_selected_job(cls, context, "jobs", "reading the job list", completed=False)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        job = _chosen_job(context, self.job_id)
-        job_id = self.job_id or (job.name if job is not None else "")
         try:
-            validate_job_id(job_id)
+            job_id = _job_id(context, self.job_id)
         except PoseFactoryError as error:
             self.report({"ERROR"}, plain_message(error))
             return {"CANCELLED"}
@@ -392,20 +399,11 @@ class POSEFACTORY_OT_download_results(_PoseFactoryOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        job = context.window_manager.pose_factory.active_job()
-        if job is None:
-            cls.poll_message_set("Select a job in the list (refresh the jobs first)")
-            return False
-        if job.state != "completed":
-            cls.poll_message_set(f"Only completed jobs have results; the selected job is {job.state}")
-            return False
-        return _poll_idle(cls, "download", "downloading results")
+        return _poll_selected_job(cls, context, "download", "downloading results", completed=True)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        job = _chosen_job(context, self.job_id)
-        job_id = self.job_id or (job.name if job is not None else "")
         try:
-            validate_job_id(job_id)
+            job_id = _job_id(context, self.job_id)
             root = Path(bpy.path.abspath(self.directory)) if self.directory else results_root(context)
             target = resolve_under(root, job_id)
         except (PoseFactoryError, ValueError) as error:

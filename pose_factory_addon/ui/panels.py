@@ -28,13 +28,18 @@ _STATE_ICONS = {
 }
 
 
+def _alert(layout: bpy.types.UILayout, text: str, icon: str = "ERROR") -> None:
+    """A red line: errors, refusals and missing configuration."""
+    row = layout.row()
+    row.alert = True
+    row.label(text=text, icon=icon)
+
+
 def _connection_or_label(layout: bpy.types.UILayout, context: bpy.types.Context) -> Connection | None:
     try:
         return connection(context)
     except PoseFactoryError as error:
-        row = layout.row()
-        row.alert = True
-        row.label(text=plain_message(error), icon="ERROR")
+        _alert(layout, plain_message(error))
         return None
 
 
@@ -49,7 +54,7 @@ def _task_status(layout: bpy.types.UILayout, context: bpy.types.Context, name: s
         row.operator("posefactory.cancel_task", text="", icon="CANCEL").task = name
     else:
         row = layout.row()
-        row.alert = task.text.startswith(("Cannot", "Not ")) or "failed" in task.text
+        row.alert = task.level == "ERROR"
         row.label(text=task.text)
 
 
@@ -87,9 +92,7 @@ class POSEFACTORY_PT_main(_SidebarPanel, bpy.types.Panel):
         if link is not None:
             layout.label(text=f"Job store: {link.settings.store}", icon="DISK_DRIVE")
             if link.missing_s3_credentials():
-                row = layout.row()
-                row.alert = True
-                row.label(text="S3 is not configured: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", icon="ERROR")
+                _alert(layout, "S3 is not configured: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
             reason = offline_reason(link, "store")
             if reason:
                 layout.label(text=reason, icon="INTERNET_OFFLINE")
@@ -124,9 +127,7 @@ class POSEFACTORY_PT_characters(_SidebarPanel, bpy.types.Panel):
         if settings.use_selected_armature:
             armature = selected_armature(context)
             if armature is None:
-                row = layout.row()
-                row.alert = True
-                row.label(text="Select an armature in the viewport", icon="ERROR")
+                _alert(layout, "Select an armature in the viewport")
             else:
                 layout.label(text=f"{armature.name} is exported to a temporary GLB for the job", icon="ARMATURE_DATA")
 
@@ -145,15 +146,11 @@ class POSEFACTORY_PT_render(_SidebarPanel, bpy.types.Panel):
             column.prop(settings, name)
         column.prop(settings, "labels", expand=True)
         if not settings.labels:
-            row = layout.row()
-            row.alert = True
-            row.label(text="Tick at least one label set", icon="ERROR")
+            _alert(layout, "Tick at least one label set")
         try:
             count = count_images(character_count(context), settings.angles, settings.elevations, settings.frames)
         except ValueError as error:
-            row = layout.row()
-            row.alert = True
-            row.label(text=str(error), icon="ERROR")
+            _alert(layout, str(error))
             return
         layout.label(text=count.sentence(), icon="RENDER_RESULT")
 
@@ -181,17 +178,13 @@ class POSEFACTORY_PT_cost(_SidebarPanel, bpy.types.Panel):
         resolution = (settings.resolution[0], settings.resolution[1])
         view = cost_view(count.images, settings.preset, settings.provider, resolution, link.settings, measured_dirs(context))
         if view.refusal:
-            row = layout.row()
-            row.alert = True
-            row.label(text=f"Refused: {view.refusal}", icon="CANCEL")
+            _alert(layout, f"Refused: {view.refusal}", "CANCEL")
         else:
             column = layout.column(align=True)
             column.label(text=f"Total: {format_usd(view.total)} for {count.images} images")
             column.label(text=f"Per image: {format_usd(view.per_image)} ({view.source})")
             if view.warning:
-                row = layout.row()
-                row.alert = True
-                row.label(text=f"{view.warning}: submitting asks for confirmation", icon="ERROR")
+                _alert(layout, f"{view.warning}: submitting asks for confirmation")
         limits = link.settings
         layout.label(
             text=f"Limits: {format_usd(limits.max_cost_per_job)} per job, {limits.max_batch_size} images, "
@@ -231,9 +224,7 @@ class POSEFACTORY_PT_jobs(_SidebarPanel, bpy.types.Panel):
         else:
             box.label(text=f"State: {job.state}")
         if job.error:
-            row = box.row()
-            row.alert = True
-            row.label(text=job.error, icon="ERROR")
+            _alert(box, job.error)
         box.operator("posefactory.cancel_job", icon="CANCEL")
         box.prop(settings, "download_folder")
         if not settings.download_folder:
@@ -270,9 +261,7 @@ class POSEFACTORY_PT_pods(_SidebarPanel, bpy.types.Panel):
             layout.label(text=reason, icon="INTERNET_OFFLINE")
         if runtime.pod_checked and runtime.pod_id == link.pod_id:
             if runtime.pod_error:
-                row = layout.row()
-                row.alert = True
-                row.label(text=runtime.pod_error, icon="ERROR")
+                _alert(layout, runtime.pod_error)
             else:
                 column = layout.column(align=True)
                 column.label(text=f"Status: {runtime.pod_status}")

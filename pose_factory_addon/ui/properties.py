@@ -168,6 +168,7 @@ class PoseFactoryTask(bpy.types.PropertyGroup):
     running: bpy.props.BoolProperty(name="Running")  # type: ignore[valid-type]
     fraction: bpy.props.FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")  # type: ignore[valid-type]
     text: bpy.props.StringProperty(name="Text")  # type: ignore[valid-type]
+    level: bpy.props.EnumProperty(name="Level", items=MESSAGE_LEVELS)  # type: ignore[valid-type]
 
 
 class PoseFactoryRuntime(bpy.types.PropertyGroup):

@@ -9,7 +9,6 @@ function reports through its :class:`~.bridge.TaskContext` and returns a one-lin
 from __future__ import annotations
 
 import argparse
-import functools
 import re
 import subprocess
 import threading
@@ -128,7 +127,6 @@ class CostView:
         return f"{format_usd(self.total)} total, {format_usd(self.per_image)} per image"
 
 
-@functools.lru_cache(maxsize=64)
 def cost_view(
     images: int, preset: str, provider: str, resolution: tuple[int, int], settings: Settings, search_dirs: tuple[str, ...] = ()
 ) -> CostView:
