@@ -457,6 +457,18 @@ def _show_in_image_editor(context: bpy.types.Context, image: bpy.types.Image) ->
     return False
 
 
+def _write_contact_sheet(folder: Path, sheet: Path) -> None:
+    """Draw ``sheet`` from the dataset in ``folder``; Pillow may be missing from a plain Blender."""
+    try:
+        from ..commands.preview import write_contact_sheet
+    except ImportError as error:
+        raise UsageError(
+            f"drawing a contact sheet needs Pillow, which this Blender lacks ({error.name}); "
+            f"run `pose-factory preview {folder} --out {sheet}` outside Blender, then load it again"
+        ) from None
+    write_contact_sheet(folder, sheet)
+
+
 class POSEFACTORY_OT_load_contact_sheet(bpy.types.Operator):
     bl_idname = "posefactory.load_contact_sheet"
     bl_label = "Pose Factory: Load Contact Sheet"
@@ -471,8 +483,6 @@ class POSEFACTORY_OT_load_contact_sheet(bpy.types.Operator):
         return True
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        from ..commands.preview import write_contact_sheet
-
         folder = _results_folder(context)
         if folder is None:
             self.report({"ERROR"}, "No results folder yet: download a completed job or render here first")
@@ -480,7 +490,7 @@ class POSEFACTORY_OT_load_contact_sheet(bpy.types.Operator):
         sheet = folder / CONTACT_SHEET_NAME
         try:
             if not sheet.is_file():
-                write_contact_sheet(folder, sheet)
+                _write_contact_sheet(folder, sheet)
             image = bpy.data.images.load(str(sheet), check_existing=True)
             image.reload()
         except (PoseFactoryError, OSError, RuntimeError) as error:

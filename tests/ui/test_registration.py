@@ -97,3 +97,33 @@ def test_greyed_out_operators_explain_why(addon: Any) -> None:
         bpy.ops.posefactory.load_contact_sheet()
     with pytest.raises(RuntimeError, match="No background task"):
         bpy.ops.posefactory.cancel_task()
+
+
+NO_PILLOW_PROBE = """
+import sys
+sys.modules["PIL"] = None
+import bpy
+import pose_factory_addon
+pose_factory_addon.register()
+bpy.context.window_manager.pose_factory.last_output_folder = sys.argv[1]
+try:
+    bpy.ops.posefactory.load_contact_sheet()
+except RuntimeError as error:
+    print("REPORT " + str(error).strip())
+pose_factory_addon.unregister()
+"""
+
+
+def test_registers_and_explains_without_pillow(rendered_dataset: Any, tmp_path: Any) -> None:
+    """Blender does not bundle Pillow: the add-on must still register, and say what is missing."""
+    import shutil
+    import subprocess
+    import sys
+
+    results = tmp_path / "results"
+    shutil.copytree(rendered_dataset, results)
+    command = [sys.executable, "-c", NO_PILLOW_PROBE, str(results)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [report] = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
+    assert "needs Pillow, which this Blender lacks" in report and "pose-factory preview" in report
