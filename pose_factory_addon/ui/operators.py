@@ -141,23 +141,23 @@ def render_request(context: bpy.types.Context) -> RenderRequest:
     )
 
 
-def results_root(context: bpy.types.Context) -> Path:
-    """Where downloads go: the chosen folder, else beside the saved .blend, else the user data dir."""
-    chosen = context.scene.pose_factory.download_folder
+def _folder(chosen: str, beside_blend: str, in_user_data: str) -> Path:
+    """The chosen folder, else one beside the saved .blend file, else one in the user data directory."""
     if chosen:
         return Path(bpy.path.abspath(chosen))
     if bpy.data.filepath:
-        return Path(bpy.path.abspath("//pose_factory_results"))
-    return user_data_dir() / "results"
+        return Path(bpy.path.abspath(f"//{beside_blend}"))
+    return user_data_dir() / in_user_data
+
+
+def results_root(context: bpy.types.Context) -> Path:
+    """Where downloads go (each job into its own ``<job id>`` folder below it)."""
+    return _folder(context.scene.pose_factory.download_folder, "pose_factory_results", "results")
 
 
 def local_output_root(context: bpy.types.Context) -> Path:
-    chosen = context.scene.pose_factory.local_output_folder
-    if chosen:
-        return Path(bpy.path.abspath(chosen))
-    if bpy.data.filepath:
-        return Path(bpy.path.abspath("//pose_factory_renders"))
-    return user_data_dir() / "renders"
+    """Where 'Render Here' writes (each dataset into its ``<output name>`` folder below it)."""
+    return _folder(context.scene.pose_factory.local_output_folder, "pose_factory_renders", "renders")
 
 
 def measured_dirs(context: bpy.types.Context) -> tuple[str, ...]:

@@ -13,7 +13,15 @@ from ..core.cost import format_usd
 from ..core.errors import PoseFactoryError
 from ..core.queue import FINAL_STATES
 from .messages import plain_message
-from .operators import OFFLINE_NOTE, character_count, measured_dirs, offline_reason, results_root, selected_armature
+from .operators import (
+    OFFLINE_NOTE,
+    character_count,
+    local_output_root,
+    measured_dirs,
+    offline_reason,
+    results_root,
+    selected_armature,
+)
 from .preferences import Connection, connection
 from .work import cost_view, count_images
 
@@ -283,8 +291,6 @@ class POSEFACTORY_PT_render_here(_SidebarPanel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 (Blender reads a set)
 
     def draw(self, context: bpy.types.Context) -> None:
-        from .operators import local_output_root
-
         layout = self.layout
         settings = context.scene.pose_factory
         runtime = context.window_manager.pose_factory
