@@ -161,9 +161,11 @@ def local_output_root(context: bpy.types.Context) -> Path:
 
 
 def measured_dirs(context: bpy.types.Context) -> tuple[str, ...]:
-    """Folders holding rendered datasets, whose timings make the cost estimate a measured one."""
-    runtime = context.window_manager.pose_factory
-    return search_dirs([runtime.last_output_folder, str(local_output_root(context))])
+    """Downloaded job results, whose pod timings make the cost estimate a measured one (as ``submit`` does).
+
+    Local renders are left out: this computer's speed says nothing about a GPU pod's.
+    """
+    return search_dirs([str(results_root(context))])
 
 
 def _job_id(context: bpy.types.Context, job_id: str) -> str:
@@ -345,7 +347,8 @@ class POSEFACTORY_OT_submit_job(_PoseFactoryOperator, bpy.types.Operator):
         except PoseFactoryError as error:
             self.report({"ERROR"}, plain_message(error))
             return {"CANCELLED"}
-        return self._run(context, "submit", "Submitting job", submit_work(link, request), link)
+        work = submit_work(link, request, measured_dirs(context))
+        return self._run(context, "submit", "Submitting job", work, link)
 
 
 class POSEFACTORY_OT_refresh_jobs(_PoseFactoryOperator, bpy.types.Operator):

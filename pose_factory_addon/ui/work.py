@@ -172,15 +172,18 @@ def job_row(status: JobStatus) -> JobRow:
     )
 
 
-def submit_work(connection: Connection, request: RenderRequest) -> Work:
-    """Hash and upload the characters (once per content), re-check the cost, queue the manifest."""
+def submit_work(connection: Connection, request: RenderRequest, measured: tuple[str, ...] = ()) -> Work:
+    """Hash and upload the characters (once per content), re-check the cost, queue the manifest.
+
+    ``measured`` are the folders whose ``dataset.json`` timings the panel's estimate used.
+    """
 
     def work(task: TaskContext) -> str:
         try:
             task.progress(0, len(request.files) + 1, "Reading character files")
             params = request.params()
             count = image_count(params)
-            decision = check_render_job(count, params.preset, connection.settings)
+            decision = check_render_job(count, params.preset, connection.settings, search_dirs=measured)
             queue = open_queue(connection)
             for done, (name, path) in enumerate(request.files.items(), start=1):
                 task.check_cancelled()

@@ -169,3 +169,23 @@ def test_the_selected_armature_is_exported_to_a_temporary_glb_for_the_job(
     assert (_store_root(isolated) / character.asset_key).stat().st_size > 10_000
     assert set(Path(tempfile.gettempdir()).glob("pose-factory-armature-*")) == exported_before
     assert armature.select_get() and bpy.context.view_layer.objects.active == armature
+
+
+def test_estimate_uses_the_timings_of_downloaded_results(
+    addon: Any, one_character: Path, rendered_dataset: Path, tmp_path: Path
+) -> None:
+    from ui_helpers import draw
+
+    from pose_factory_addon.ui.operators import measured_dirs
+    from pose_factory_addon.ui.panels import POSEFACTORY_PT_cost
+
+    use_characters(addon, one_character)
+    settings = addon.scene.pose_factory
+    settings.preset = "preview"
+    settings.download_folder = str(tmp_path / "downloads")
+    shutil.copytree(rendered_dataset, tmp_path / "downloads" / "render_20260101_120000_0123abcd")
+    decision = check_render_job(8, "preview", load_settings(), search_dirs=[tmp_path / "downloads"])
+    assert decision.source.startswith("measured from")
+    view = cost_view(8, "preview", "local", (512, 512), load_settings(), measured_dirs(addon))
+    assert (view.total, view.source) == (decision.total, decision.source)
+    assert f"({decision.source})" in draw(POSEFACTORY_PT_cost, addon).joined()
