@@ -30,11 +30,12 @@ STAGING = ROOT / "build" / "extension"
 
 # Pure-Python wheels, one for all platforms.
 PURE_WHEELS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six")
-# Compiled wheels: pip platform tags per Blender platform (CPython 3.11, Blender 4.2 to 4.5). PyYAML
-# publishes no Intel macOS wheel for CPython 3.11, so macos-x64 is not a listed platform.
-COMPILED_WHEELS = ("PyYAML",)
+# Compiled wheels (PyYAML for config files, Pillow for contact sheets and overlays): pip platform tags per
+# Blender platform (CPython 3.11, Blender 4.2 to 4.5). PyYAML publishes no Intel macOS wheel for
+# CPython 3.11, so macos-x64 is not a listed platform.
+COMPILED_WHEELS = ("PyYAML", "pillow")
 PIP_PLATFORMS = {
-    "linux-x64": ("manylinux_2_17_x86_64", "manylinux2014_x86_64"),
+    "linux-x64": ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"),
     "macos-arm64": ("macosx_11_0_arm64",),
     "windows-x64": ("win_amd64",),
 }

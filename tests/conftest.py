@@ -1,4 +1,4 @@
-"""Shared fixtures: one SeaweedFS S3 server per session, a fresh store per test.
+"""Shared fixtures: one SeaweedFS S3 server per session, a fresh store per test, the built extension.
 
 ``store`` is parametrized over :class:`LocalStore` and :class:`S3Store` so the same
 protocol tests run against both; the S3 variant is marked ``s3``.
@@ -6,6 +6,7 @@ protocol tests run against both; the S3 variant is marked ``s3``.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from seaweedfs_server import SeaweedFS
 from pose_factory_addon.core.store import LocalStore, ObjectStore, S3Store
 
 S3_RETRY_SECONDS = 30.0
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +54,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
         return LocalStore(tmp_path / "store")
     return make_s3_store(request.getfixturevalue("s3_server"))
+
+
+@pytest.fixture(scope="session")
+def extension_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The extension built once per session by ``build.py`` (wheels cached in build/wheels)."""
+    sys.path.insert(0, str(REPO))
+    import build
+
+    return build.build(tmp_path_factory.mktemp("dist"))

@@ -89,7 +89,9 @@ class SeaweedFS:
         (self.data_dir / "data").mkdir(exist_ok=True)
         environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "S3_"))}
         with open(self._log, "ab") as log:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True)
+            self._process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True
+            )
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
@@ -97,7 +99,8 @@ class SeaweedFS:
         url = f"{self.endpoint}/{self.bucket}?list-type=2&max-keys=1"
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError(f"weed mini exited with {self._process.returncode}: {self._log.read_text(errors='replace')[-2000:]}")
+                output = self._log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"weed mini exited with {self._process.returncode}: {output}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
@@ -143,7 +146,5 @@ class SeaweedFS:
         self.start()
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None) -> None:
         self.close()

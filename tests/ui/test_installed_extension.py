@@ -9,17 +9,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from ui_helpers import REPO, SAMPLES
+from ui_helpers import SAMPLES
 
 pytestmark = pytest.mark.bpy
 
 PROBE = """
-import json, sys
+import json, os, sys
 import bpy
 import addon_utils
 module = "bl_ext.user_default.pose_factory"
 bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_default", enable_on_install=True)
 report = {"enabled": addon_utils.check(module)[1]}
+site = os.path.join(os.environ["BLENDER_USER_RESOURCES"], "extensions", ".local", "lib", "python3.11", "site-packages")
+report["wheels"] = sorted(name for name in os.listdir(site) if name in ("PIL", "boto3", "botocore", "yaml"))
 report["operators"] = sorted(name for name in dir(bpy.ops.posefactory) if not name.startswith("_"))
 report["panels"] = sorted(name for name in dir(bpy.types) if name.startswith("POSEFACTORY_PT_"))
 report["preferences"] = bpy.context.preferences.addons.get(module) is not None
@@ -39,14 +41,6 @@ report["leftover"] += [name for name in ("Scene", "WindowManager") if hasattr(ge
 report["leftover"] += sorted(name for name in dir(bpy.ops.posefactory) if not name.startswith("_"))
 print("RESULT " + json.dumps(report))
 """
-
-
-@pytest.fixture(scope="module")
-def extension_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sys.path.insert(0, str(REPO))
-    import build
-
-    return build.build(tmp_path_factory.mktemp("dist"))
 
 
 def test_installed_extension_registers_runs_operators_and_unregisters_cleanly(extension_zip: Path, tmp_path: Path) -> None:
@@ -72,6 +66,7 @@ def test_installed_extension_registers_runs_operators_and_unregisters_cleanly(ex
     assert result.returncode == 0 and lines, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads(lines[-1].removeprefix("RESULT "))
     assert report["enabled"] and report["preferences"]
+    assert report["wheels"] == ["PIL", "boto3", "botocore", "yaml"]
     assert {"submit_job", "estimate_cost", "refresh_jobs", "cancel_job", "download_results", "pod_start", "pod_stop"} <= set(
         report["operators"]
     )
