@@ -1,25 +1,25 @@
 """One-shot local render inside Blender: ``blender --background --python headless/render.py -- PATH... --out DIR``.
 
 Takes the same arguments as ``pose-factory render`` (everything after ``--``) and runs the
-same code; also works as ``python headless/render.py PATH... --out DIR`` with the bpy module.
-The exit status is non-zero when a file is missing or unusable or a character failed.
+same code; also works as ``python headless/render.py PATH... --out DIR`` with the bpy module,
+from a checkout or from the installed extension. The exit status is non-zero when a file is
+missing or unusable or a character failed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pose_factory_addon.cli import main
-
-
-def _arguments(argv: list[str]) -> list[str]:
-    return argv[argv.index("--") + 1 :] if "--" in argv else argv[1:]
-
+_spec = importlib.util.spec_from_file_location("_pose_factory_bootstrap", Path(__file__).resolve().parent / "_bootstrap.py")
+assert _spec is not None and _spec.loader is not None
+_bootstrap = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_bootstrap)
 
 if __name__ == "__main__":
-    status = main(["render", *_arguments(sys.argv)])
+    package = _bootstrap.load_package(__file__)
+    cli = importlib.import_module(f"{package.__name__}.cli")
+    status = cli.main(["render", *_bootstrap.script_arguments(sys.argv)])
     sys.stdout.flush()
     sys.exit(status)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -43,3 +45,26 @@ def test_validator_rejection_fails_the_build(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(build, "MANIFEST", manifest)
     with pytest.raises(build.BuildError, match="refused"):
         build.build(tmp_path)
+
+
+@pytest.mark.bpy
+def test_headless_launchers_run_from_the_installed_layout(extension_zip: Path, tmp_path: Path) -> None:
+    """Blender unpacks the zip to <extensions>/<repository>/pose_factory/; the launchers must find the package there."""
+    package = tmp_path / "extensions" / "user_default" / "pose_factory"
+    zipfile.ZipFile(extension_zip).extractall(package)
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    character = ROOT / "samples" / "characters" / "Mannequin_Slim_Wave.glb"
+    render = subprocess.run(
+        [sys.executable, str(package / "headless" / "render.py"), "--", str(character), "--out", str(tmp_path / "out"),
+         "--angles", "1", "--preset", "preview", "--resolution", "64x64"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False,
+    )  # fmt: skip
+    assert render.returncode == 0, render.stderr[-2000:]
+    assert (tmp_path / "out" / "Mannequin_Slim_Wave" / "az000.json").is_file()
+    agent = subprocess.run(
+        [sys.executable, str(package / "headless" / "agent.py"), "--", "--store", (tmp_path / "store").as_uri(),
+         "--workspace", str(tmp_path / "ws"), "--once"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False,
+    )  # fmt: skip
+    assert agent.returncode == 0, agent.stderr[-2000:]
+    assert '"agent_stopped"' in agent.stderr
