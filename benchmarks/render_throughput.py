@@ -103,7 +103,7 @@ def main() -> int:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as temp:
         out = Path(temp)
-        for preset in args.presets.split(","):
+        for preset in [name for name in args.presets.split(",") if name]:
             results[preset] = measure_preset(preset, files, args.frames, args.angles, args.size, out)
             print(f"measured {preset}", file=sys.stderr, flush=True)
         if args.baseline_views:

@@ -24,7 +24,7 @@ DEMO_OPTIONS = {
     "elevations": "0",
     "frames": "count:3",
     "preset": "standard",
-    "resolution": "384x384",
+    "resolution": "512x512",
     "labels": "mediapipe33,coco17",
     "framing": "auto",
     "seed": 0,
