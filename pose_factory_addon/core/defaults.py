@@ -38,7 +38,7 @@ VIEW_NAMES_8: Final = (
     "back_left",
     "left",
     "front_left",
-)  # seed output names for 8 angles, counter-clockwise seen from above starting at the front
+)  # seed output names for 8 angles from the front; "right" shows the character's right side (clockwise seen from above)
 
 # Manifest bounds (DESIGN.md §8)
 MIN_ANGLES: Final = 1
