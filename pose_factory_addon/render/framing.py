@@ -1,37 +1,35 @@
-"""Auto framing from the evaluated (deformed) meshes of every rendered frame.
+"""Auto framing from the evaluated (deformed) meshes and the posed root bone of every rendered frame.
 
-Two cheap passes over the frames (no rendering): the first finds the bounding box over all
-frames, whose centre every camera aims at; the second finds, per view, the distance at
-which every vertex of every frame fits the image with the padding margin.
+Blender only extracts positions here (no rendering): each frame's world vertices and the
+world position of the posed Hips bone head. :func:`core.framing.track_body` turns them into
+a box in the character's moving frame, a distance per view and an aim point per frame, so a
+root-motion clip is followed across the floor instead of shrinking to fit its whole path.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import bpy
 import numpy as np
 
 from ..core import defaults
-from ..core.camera import OrbitView, fit_distances
-from ..core.errors import RenderError
+from ..core.camera import OrbitView
+from ..core.framing import ROOT_BONE, CameraTrack, track_body
+from ..core.skeletons import canonical_bone_name
 from .importer import Character
 from .meshes import evaluated_world_vertices
 
 
-@dataclass(frozen=True)
-class Framing:
-    """Box over all frames (world metres), the point the cameras aim at, and a distance per view (metres)."""
-
-    low: np.ndarray
-    high: np.ndarray
-    centre: np.ndarray
-    distances: np.ndarray
+def _root_bone_name(character: Character) -> str:
+    for bone in character.armature.data.bones:
+        if canonical_bone_name(bone.name) == ROOT_BONE:
+            return str(bone.name)
+    raise ValueError(f"the rig has no {ROOT_BONE} bone to follow")
 
 
-def _frame_vertices(character: Character, frame: int) -> np.ndarray:
-    bpy.context.scene.frame_set(frame)
-    return evaluated_world_vertices(character.meshes, bpy.context.evaluated_depsgraph_get())
+def _posed_root(character: Character, bone_name: str, depsgraph: bpy.types.Depsgraph) -> np.ndarray:
+    """World position [3] (metres) of the posed root bone's head in the evaluated frame."""
+    armature = character.armature.evaluated_get(depsgraph)
+    return np.array(armature.matrix_world @ armature.pose.bones[bone_name].head)
 
 
 def frame_character(
@@ -41,19 +39,13 @@ def frame_character(
     fov_x: float,
     fov_y: float,
     padding: float = defaults.PADDING_FACTOR,
-) -> Framing:
-    """Aim and distance of every view so the whole body is inside the image in every frame."""
-    low = np.full(3, np.inf)
-    high = np.full(3, -np.inf)
-    for frame in frames:
-        vertices = _frame_vertices(character, frame)
-        if len(vertices):
-            low = np.minimum(low, vertices.min(axis=0))
-            high = np.maximum(high, vertices.max(axis=0))
-    if not np.all(np.isfinite(low)):
-        raise RenderError(f"{character.name}: the character has no vertices to frame")
-    centre = (low + high) / 2.0
-    distances = np.zeros(len(views))
-    for frame in frames:
-        distances = np.maximum(distances, fit_distances(_frame_vertices(character, frame), centre, views, fov_x, fov_y, padding))
-    return Framing(low, high, centre, distances)
+) -> CameraTrack:
+    """Aim point per frame and distance per view so the whole body is inside the image in every view and frame."""
+    root_bone = _root_bone_name(character)
+
+    def posed_frame(index: int) -> tuple[np.ndarray, np.ndarray]:
+        bpy.context.scene.frame_set(frames[index])
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        return evaluated_world_vertices(character.meshes, depsgraph), _posed_root(character, root_bone, depsgraph)
+
+    return track_body(posed_frame, len(frames), views, fov_x, fov_y, padding)

@@ -144,7 +144,7 @@ def _render_character(
     character_dir.mkdir(parents=True, exist_ok=True)
     images: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
-    for frame in frames:
+    for frame_index, frame in enumerate(frames):
         scene.frame_set(frame)
         depsgraph = bpy.context.evaluated_depsgraph_get()
         mesh_vertices = [mesh_world_vertices(obj, depsgraph) for obj in character.meshes]
@@ -152,7 +152,7 @@ def _render_character(
         landmarks = reader.world_positions(depsgraph, mesh_vertices)
         for view, distance in zip(views, framing.distances, strict=True):
             if params.framing == "auto":
-                matrix = orbit_camera_matrix(framing.centre, float(distance), view)
+                matrix = orbit_camera_matrix(framing.target(frame_index), float(distance), view)
             else:
                 matrix = seed_camera_matrix(view)
             set_camera_matrix(camera, matrix)
@@ -204,6 +204,7 @@ def _render_character(
         "bounds_min": [round(float(v), 5) for v in framing.low],
         "bounds_max": [round(float(v), 5) for v in framing.high],
         "camera_distances_m": [round(float(v), 4) for v in framing.distances] if params.framing == "auto" else None,
+        "root_offsets_m": [[round(float(v), 4) for v in offset] for offset in framing.offsets],
         "import_s": round(import_s, 4),
         "framing_s": round(framing_s, 4),
     }

@@ -9,13 +9,15 @@ this module only turns them into Blender data and files.
 
 Public API
 ----------
-``build_sample_character(shape, motion_name, *, scene=None, mixamo_layout=False, ...) -> armature object``
+``build_sample_character(shape, motion_name, *, scene=None, mixamo_layout=False, root_travel_m=0.0, ...) -> armature``
     Build the character in ``scene`` (default: the context scene), with the motion as the
     armature's active action and the scene frame range set to it (frames start at 1, 30 fps).
     ``mixamo_layout=True`` gives the armature object the transform Blender gives an imported
     Mixamo FBX (scale 0.01, 90 degrees about X, bones and vertices in centimetres, Y up);
-    the world-space result is identical either way.
-``export_sample_character(path, shape, motion_name) -> Path``
+    the world-space result is identical either way. ``root_travel_m`` > 0 makes a
+    root-motion clip: the Hips travel that far along -Y (forward) over the clip, as a Mixamo
+    clip downloaded without "In Place" does; the armature object stays put.
+``export_sample_character(path, shape, motion_name, root_travel_m=0.0) -> Path``
     Write ``.fbx`` (as Mixamo ships it: centimetres, Y up, ``mixamorig:*`` bones, take
     ``mixamo.com``; Blender re-imports it with the armature at scale 0.01 rotated 90 degrees
     about X and the clip on frames 1..N at 30 fps) or ``.glb`` (glTF binary with the
@@ -29,6 +31,9 @@ Public API
     ``Head`` and ``HeadTop_End``, keyed without the ``mixamorig:`` prefix.
 ``known_landmark_positions(shape, motion, frame) -> {mediapipe name: [3]}``
     The same for MediaPipe-33 names, including skin points for nose, eyes, ears and heels.
+    Both describe the in-place clip; add :func:`root_travel_offset` for a root-motion one.
+``root_travel_offset(motion_name, frame, root_travel_m) -> [3]``
+    World offset (metres) of the whole body at clip frame ``frame`` of a root-motion clip.
 
 Shapes: ``slim`` (1.82 m), ``average`` (1.75 m), ``heavy`` (1.68 m). Motions (see
 :data:`pose_factory_addon.core.sample_rig.MOTIONS` for which frame holds which pose):
@@ -57,6 +62,7 @@ __all__ = [
     "export_sample_character",
     "known_joint_positions",
     "known_landmark_positions",
+    "root_travel_offset",
     "write_sample_set",
 ]
 
@@ -144,10 +150,20 @@ def _create_meshes(collection: bpy.types.Collection, armature: bpy.types.Object,
     return meshes
 
 
-def _animate(armature: bpy.types.Object, shape: str, motion_name: str, action_name: str, first_frame: int) -> bpy.types.Action:
+def root_travel_offset(motion_name: str, frame: int, root_travel_m: float) -> np.ndarray:
+    """World offset [3] (metres) of the body at clip frame ``frame`` (1-based) of a root-motion clip:
+    a steady walk along -Y that starts at the origin on frame 1 and reaches ``root_travel_m`` on the last frame."""
+    frame_count = motion(motion_name).frame_count
+    progress = (frame - 1) / (frame_count - 1) if frame_count > 1 else 0.0
+    return np.array([0.0, -root_travel_m * progress, 0.0])
+
+
+def _animate(
+    armature: bpy.types.Object, shape: str, motion_name: str, action_name: str, first_frame: int, root_travel_m: float
+) -> bpy.types.Action:
     """Key every moving bone at every frame: pose-bone rotations are the generator's rest-axes
-    rotations conjugated into each bone's rest frame (armature space). Clip frame 1 is keyed
-    at scene frame ``first_frame``."""
+    rotations conjugated into each bone's rest frame (armature space); the Hips location carries
+    the clip's own offset plus the root travel. Clip frame 1 is keyed at scene frame ``first_frame``."""
     clip = motion(motion_name)
     to_armature = np.array(armature.matrix_world.inverted())[:3, :3]
     axes = to_armature / np.linalg.norm(to_armature[:, 0])
@@ -157,7 +173,8 @@ def _animate(armature: bpy.types.Object, shape: str, motion_name: str, action_na
     action = bpy.data.actions.new(action_name)
     armature.animation_data.action = action
     previous: dict[str, Quaternion] = {}
-    for frame, pose in enumerate(poses, start=first_frame):
+    for clip_frame, pose in enumerate(poses, start=1):
+        frame = first_frame + clip_frame - 1
         for name in moving:
             pose_bone = armature.pose.bones[MIXAMO_PREFIX + name]
             rest = np.array(pose_bone.bone.matrix_local.to_3x3())
@@ -171,7 +188,8 @@ def _animate(armature: bpy.types.Object, shape: str, motion_name: str, action_na
             pose_bone.keyframe_insert("rotation_quaternion", frame=frame, group=pose_bone.name)
         hips = armature.pose.bones[MIXAMO_PREFIX + "Hips"]
         hips_rest = np.array(hips.bone.matrix_local.to_3x3())
-        hips.location = hips_rest.T @ (to_armature @ pose.hips_offset)
+        hips_offset = pose.hips_offset + root_travel_offset(motion_name, clip_frame, root_travel_m)
+        hips.location = hips_rest.T @ (to_armature @ hips_offset)
         hips.keyframe_insert("location", frame=frame, group=hips.name)
     return action
 
@@ -185,11 +203,13 @@ def build_sample_character(
     action_name: str | None = None,
     first_frame: int = 1,
     frames_per_second: int = FRAMES_PER_SECOND,
+    root_travel_m: float = 0.0,
 ) -> bpy.types.Object:
     """Build a sample mannequin with its motion in ``scene``; returns the armature object.
 
     The action is named ``action_name`` (default: the motion's name); clip frame 1 is keyed at
     scene frame ``first_frame`` and the scene's frame range and rate are set to the clip.
+    ``root_travel_m`` (metres) moves the Hips forward (-Y) over the clip (a root-motion clip).
     Raises ``ValueError`` for an unknown shape or motion.
     """
     clip = motion(motion_name)
@@ -198,7 +218,7 @@ def build_sample_character(
     object_matrix = _MIXAMO_OBJECT_MATRIX if mixamo_layout else Matrix.Identity(4)
     armature = _create_armature(scene, shape, object_matrix)
     _create_meshes(scene.collection, armature, shape)
-    _animate(armature, shape, motion_name, action_name or motion_name, first_frame)
+    _animate(armature, shape, motion_name, action_name or motion_name, first_frame, root_travel_m)
     scene.render.fps = frames_per_second
     scene.frame_start = first_frame
     scene.frame_end = first_frame + clip.frame_count - 1
@@ -226,8 +246,10 @@ def _remove_scene(scene: bpy.types.Scene) -> None:
     bpy.data.scenes.remove(scene)
 
 
-def export_sample_character(path: str | Path, shape: str, motion_name: str) -> Path:
+def export_sample_character(path: str | Path, shape: str, motion_name: str, root_travel_m: float = 0.0) -> Path:
     """Write a sample character to ``path`` (``.fbx`` or ``.glb``); returns the path.
+
+    ``root_travel_m`` > 0 writes a root-motion clip (see :func:`build_sample_character`).
 
     Raises ``ValueError`` for an unknown shape, motion or file extension.
     """
@@ -250,6 +272,7 @@ def export_sample_character(path: str | Path, shape: str, motion_name: str) -> P
             action_name=MIXAMO_TAKE_NAME if is_fbx else motion_name,
             first_frame=0 if is_fbx else 1,
             frames_per_second=FRAMES_PER_SECOND if is_fbx else GLTF_FRAMES_PER_SECOND,
+            root_travel_m=root_travel_m,
         )
         with bpy.context.temp_override(scene=scene, view_layer=view_layer):
             if is_fbx:

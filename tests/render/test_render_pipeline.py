@@ -23,7 +23,11 @@ from pose_factory_addon.core.camera import project_points  # noqa: E402
 from pose_factory_addon.core.manifest import CharacterRef, RenderParams  # noqa: E402
 from pose_factory_addon.core.skeletons import COCO17_NAMES, MEDIAPIPE33_NAMES  # noqa: E402
 from pose_factory_addon.render.pipeline import render_dataset  # noqa: E402
-from pose_factory_addon.render.sample_characters import known_landmark_positions  # noqa: E402
+from pose_factory_addon.render.sample_characters import (  # noqa: E402
+    export_sample_character,
+    known_landmark_positions,
+    root_travel_offset,
+)
 
 pytestmark = pytest.mark.bpy
 
@@ -31,6 +35,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "characters"
 WALK = SAMPLES / "Mannequin_Average_Walk.fbx"
 WAVE = SAMPLES / "Mannequin_Slim_Wave.glb"
 SIZE = 96
+ROOT_TRAVEL_M = 3.0
 JOINTS = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
           "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")  # fmt: skip
 
@@ -52,6 +57,18 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     summary = render_dataset(params, {"walk": WALK, "wave": WAVE}, out, lambda d, t: progress.append((d, t)), transparent=True)
     assert progress[-1] == (48, 48)
     return out, summary
+
+
+@pytest.fixture(scope="module")
+def root_motion(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A walk whose Hips travel 3 m forward (-Y) over the clip, as a Mixamo clip without "In Place"."""
+    folder = tmp_path_factory.mktemp("root_motion")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    path = export_sample_character(folder / "Walk_RootMotion.fbx", "average", "walk", root_travel_m=ROOT_TRAVEL_M)
+    params = RenderParams(
+        characters=(_ref("travel", path),), angles=4, frames="count:3", preset="preview", resolution=(SIZE, SIZE)
+    )
+    return folder / "out", render_dataset(params, {"travel": path}, folder / "out", transparent=True)
 
 
 def _label(out: Path, character: str, stem: str) -> dict:
@@ -223,3 +240,39 @@ def test_workers_render_shares_and_merge_them(tmp_path):
     coco = json.loads((out / "coco_keypoints.json").read_text())
     assert len(coco["annotations"]) == 2
     assert not (out / ".workers").exists()
+
+
+def test_root_motion_walk_is_followed_and_fills_every_image(root_motion):
+    out, summary = root_motion
+    assert summary["failures"] == [] and summary["counts"]["images"] == 12
+    (record,) = summary["characters"]
+    offsets = np.array(record["root_offsets_m"])
+    assert offsets[-1, 1] - offsets[0, 1] < -2.5 and np.all(offsets[:, 2] == 0)
+    assert record["bounds_max"][1] - record["bounds_min"][1] < 1.0, "the box is the body's, not its path's"
+    for image in summary["images"]:
+        label = json.loads((out / image["label"]).read_text())
+        points = np.array(label["keypoints"]["mediapipe33"])
+        assert np.all(points[:, 2] > 0) and np.all((points[:, :2] >= 0) & (points[:, :2] < SIZE)), image["image"]
+        x, _, w, h = label["bbox"]
+        assert h > 0.6 * SIZE, f"{image['image']}: the body should fill most of the frame height"
+        assert abs(x + w / 2 - SIZE / 2) < 0.1 * SIZE, f"{image['image']}: the body should stay centred"
+
+
+def test_root_motion_labels_come_from_each_images_own_camera(root_motion):
+    out, summary = root_motion
+    for image in summary["images"]:
+        label = json.loads((out / image["label"]).read_text())
+        camera = label["camera"]
+        K, R, t = (np.array(camera[key]) for key in ("K", "R", "t"))
+        known = known_landmark_positions("average", "walk", label["frame"])
+        travel = root_travel_offset("walk", label["frame"], ROOT_TRAVEL_M)
+        expected, _ = project_points(np.array([known[name] for name in JOINTS]) + travel, K, R, t)
+        actual = np.array([_points(label, name)[:2] for name in JOINTS])
+        assert np.abs(actual - expected).max() < 1.5, image["image"]
+
+
+def test_in_place_clips_keep_a_nearly_fixed_aim(dataset):
+    _, summary = dataset
+    for record in summary["characters"]:
+        offsets = np.array(record["root_offsets_m"])
+        assert np.abs(offsets - offsets[0]).max() < 0.1, record["name"]
