@@ -6,14 +6,13 @@ checkout or from the installed extension, and exits with the agent's status.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location("_pose_factory_bootstrap", Path(__file__).resolve().parent / "_bootstrap.py")
-assert _spec is not None and _spec.loader is not None
-_bootstrap = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_bootstrap)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _bootstrap
 
 if __name__ == "__main__":
     package = _bootstrap.load_package(__file__)

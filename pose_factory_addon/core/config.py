@@ -17,19 +17,11 @@ from typing import Any
 
 from . import defaults
 from .errors import ConfigError
+from .security import SECRET_ENV_NAMES
 
 APP_NAME = "pose-factory"
 CONFIG_ENV = "POSE_FACTORY_CONFIG"
-SECRET_NAMES = frozenset(
-    {
-        "RUNPOD_API_KEY",
-        "STABILITY_API_KEY",
-        "DREAMSTUDIO_API_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-    }
-)
+SECRET_NAMES = frozenset(SECRET_ENV_NAMES)
 
 
 def user_config_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -15,7 +15,8 @@ from pathlib import Path
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 _UNSAFE_WITH_DOTS = re.compile(r"[^a-zA-Z0-9_.-]")
 _REPEATED_UNDERSCORES = re.compile(r"_+")
-_SECRET_ENV_NAMES = (
+# Environment variables that hold credentials: never settings, never logged (redacted).
+SECRET_ENV_NAMES = (
     "RUNPOD_API_KEY",
     "STABILITY_API_KEY",
     "DREAMSTUDIO_API_KEY",
@@ -88,7 +89,7 @@ def resolve_under(root: str | os.PathLike[str], *parts: str) -> Path:
 def known_secrets(environ: dict[str, str] | None = None) -> list[str]:
     """The secret values currently in the environment, to be hidden from any message."""
     source = os.environ if environ is None else environ
-    return [source[name] for name in _SECRET_ENV_NAMES if len(source.get(name, "")) >= _MIN_SECRET_LENGTH]
+    return [source[name] for name in SECRET_ENV_NAMES if len(source.get(name, "")) >= _MIN_SECRET_LENGTH]
 
 
 def redact(message: str, secrets: Iterable[str] | None = None) -> str:
