@@ -6,6 +6,7 @@ protocol tests run against both; the S3 variant is marked ``s3``.
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -63,3 +64,26 @@ def extension_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import build
 
     return build.build(tmp_path_factory.mktemp("dist"))
+
+
+_session_status = {"exit": 0}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _session_status["exit"] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without running bpy's C++ static destructors once pytest has reported.
+
+    In a long pytest session that has run hypothesis tests and then imported bpy, the bpy
+    module's exit handler deadlocks (``GlobalState::~GlobalState`` waits on a condition its
+    delayed-close thread still sleeps on), so the process never ends and CI would time out.
+    The product's own processes (CLI, agent, background renders) exit normally; they are
+    started as subprocesses by the tests and checked for their exit status.
+    """
+    if sys.modules.get("bpy") is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_session_status["exit"])
