@@ -60,7 +60,7 @@ def test_headless_launchers_run_from_the_installed_layout(extension_zip: Path, t
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False,
     )  # fmt: skip
     assert render.returncode == 0, render.stderr[-2000:]
-    assert (tmp_path / "out" / "Mannequin_Slim_Wave" / "az000.json").is_file()
+    assert (tmp_path / "out" / "Mannequin_Slim_Wave" / "front.json").is_file()
     agent = subprocess.run(
         [sys.executable, str(package / "headless" / "agent.py"), "--", "--store", (tmp_path / "store").as_uri(),
          "--workspace", str(tmp_path / "ws"), "--once"],

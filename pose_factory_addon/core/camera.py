@@ -156,8 +156,9 @@ def _elevation_suffix(elevation_deg: float) -> str:
 def orbit_views(angles: int, elevations_deg: tuple[float, ...] = defaults.ELEVATIONS_DEG) -> list[OrbitView]:
     """``angles`` evenly spaced azimuths starting at the front, for each elevation.
 
-    Eight angles use the seed's names (``front, front_right, right, ...``); other counts use
-    ``az000, az045, ...``. Elevations other than 0 add ``_el+30``-style suffixes.
+    Counts that divide eight (1, 2, 4, 8) land on the seed's 45 degree views and use its
+    names (``front, front_right, right, ...``); other counts use ``az000, az030, ...``.
+    Elevations other than 0 add ``_el+30``-style suffixes.
     """
     if angles < 1:
         raise ValueError("at least one angle is needed")
@@ -165,7 +166,8 @@ def orbit_views(angles: int, elevations_deg: tuple[float, ...] = defaults.ELEVAT
     for elevation in elevations_deg:
         for index in range(angles):
             azimuth = 360.0 * index / angles
-            base = defaults.VIEW_NAMES_8[index] if angles == len(defaults.VIEW_NAMES_8) else f"az{round(azimuth):03d}"
+            seed_views = len(defaults.VIEW_NAMES_8)
+            base = defaults.VIEW_NAMES_8[index * seed_views // angles] if seed_views % angles == 0 else f"az{round(azimuth):03d}"
             views.append(OrbitView(base + _elevation_suffix(elevation), azimuth, float(elevation)))
     return views
 

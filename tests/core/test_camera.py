@@ -91,14 +91,16 @@ def test_right_view_shows_the_characters_right_side():
 def test_view_names():
     names = [view.name for view in camera.orbit_views(8)]
     assert names == list(defaults.VIEW_NAMES_8)
-    assert [view.name for view in camera.orbit_views(4)] == ["az000", "az090", "az180", "az270"]
+    assert [view.name for view in camera.orbit_views(4)] == ["front", "right", "back", "left"]
+    assert [view.name for view in camera.orbit_views(1)] == ["front"]
+    assert [view.name for view in camera.orbit_views(3)] == ["az000", "az120", "az240"]
     assert [view.name for view in camera.orbit_views(2, (0.0, 30.0, -15.0))] == [
-        "az000",
-        "az180",
-        "az000_el+30",
-        "az180_el+30",
-        "az000_el-15",
-        "az180_el-15",
+        "front",
+        "back",
+        "front_el+30",
+        "back_el+30",
+        "front_el-15",
+        "back_el-15",
     ]
     assert camera.orbit_views(8)[1].azimuth_deg == 45.0
     with pytest.raises(ValueError):

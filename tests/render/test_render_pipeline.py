@@ -209,10 +209,10 @@ def test_render_cli_end_to_end(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     names = sorted(path.name for path in (out / "Mannequin_Slim_Wave").iterdir())
-    assert len(names) == 8 and "az180_f0001.png" in names
-    label = json.loads((out / "Mannequin_Slim_Wave" / "az000_f0001.json").read_text())
+    assert len(names) == 8 and "back_f0001.png" in names
+    label = json.loads((out / "Mannequin_Slim_Wave" / "front_f0001.json").read_text())
     assert list(label["keypoints"]) == ["coco17"]
-    assert (out / "overlays" / "Mannequin_Slim_Wave" / "az000_f0001.png").is_file()
+    assert (out / "overlays" / "Mannequin_Slim_Wave" / "front_f0001.png").is_file()
     assert json.loads((out / "dataset.json").read_text())["counts"]["images"] == 4
 
 
