@@ -428,6 +428,13 @@ def _results_folder(context: bpy.types.Context) -> Path | None:
     return None
 
 
+def _results_folder_or_report(operator: bpy.types.Operator, context: bpy.types.Context) -> Path | None:
+    folder = _results_folder(context)
+    if folder is None:
+        operator.report({"ERROR"}, "No results folder yet: download a completed job or render here first")
+    return folder
+
+
 class POSEFACTORY_OT_open_results_folder(bpy.types.Operator):
     bl_idname = "posefactory.open_results_folder"
     bl_label = "Pose Factory: Open Results Folder"
@@ -441,9 +448,8 @@ class POSEFACTORY_OT_open_results_folder(bpy.types.Operator):
         return True
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        folder = _results_folder(context)
+        folder = _results_folder_or_report(self, context)
         if folder is None:
-            self.report({"ERROR"}, "No results folder yet: download a completed job or render here first")
             return {"CANCELLED"}
         if not bpy.app.background:
             bpy.ops.wm.path_open(filepath=str(folder))
@@ -486,9 +492,8 @@ class POSEFACTORY_OT_load_contact_sheet(bpy.types.Operator):
         return True
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        folder = _results_folder(context)
+        folder = _results_folder_or_report(self, context)
         if folder is None:
-            self.report({"ERROR"}, "No results folder yet: download a completed job or render here first")
             return {"CANCELLED"}
         sheet = folder / CONTACT_SHEET_NAME
         try:
