@@ -14,19 +14,30 @@ ears at +-X; each foot has a heel behind the ankle (+Y) and a flat sole on z = 0
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from .sample_rig import BodyShape, Bone, body_shape, heel_offset, mirror_name, posed_bones, skeleton
+from .sample_rig import EYE_CENTRE, BodyShape, Bone, body_shape, heel_offset, mirror_name, posed_bones, skeleton
 from .skeletons import MIXAMO_LANDMARK_SOURCES
 
 Points = npt.NDArray[np.float64]  # shape [N, 3], metres
 
 BODY_MESH: Final = "Mannequin_Body"
 JOINTS_MESH: Final = "Mannequin_Joints"
+CLOTHES_MESH: Final = "Mannequin_Clothes"
+ROBOT_SHELL_MESH: Final = "Robot_Shell"
+ROBOT_JOINTS_MESH: Final = "Robot_Joints"
+# How a sample is dressed: ``mannequin`` (body + ball joints, eyes, brows and lips), ``robot`` (a thick outer
+# shell over small inner joint spheres, as Mixamo's X Bot family is built) and ``clothed`` (the mannequin
+# under a loose shirt and trousers skinned to the same bones).
+VARIANTS: Final = ("mannequin", "robot", "clothed")
+_ROBOT_GIRTH: Final = 1.2
+_INNER_JOINT_RADIUS: Final = 0.01
+_CLOTHES_GAP: Final = 0.022
+_SHOULDER_BLEND_M: Final = 0.14
 
 
 @dataclass
@@ -47,6 +58,22 @@ class MeshData:
             used = np.nonzero(values > 0.0)[0]
             indices, weights = self.weights.get(bone, (np.zeros(0, np.int64), np.zeros(0)))
             self.weights[bone] = (np.concatenate([indices, used + offset]), np.concatenate([weights, values[used]]))
+
+    def extend(self, other: MeshData) -> None:
+        """Append every part of ``other`` (its faces and weights re-indexed)."""
+        offset = len(self.vertices)
+        self.vertices = np.vstack([self.vertices, other.vertices])
+        self.faces.extend(tuple(index + offset for index in face) for face in other.faces)
+        for bone, (indices, weights) in other.weights.items():
+            own_indices, own_weights = self.weights.get(bone, (np.zeros(0, np.int64), np.zeros(0)))
+            self.weights[bone] = (np.concatenate([own_indices, indices + offset]), np.concatenate([own_weights, weights]))
+
+
+def _merged(*parts: MeshData) -> MeshData:
+    mesh = MeshData()
+    for part in parts:
+        mesh.extend(part)
+    return mesh
 
 
 def _rings_surface(
@@ -209,7 +236,25 @@ def _torso_weights(heights: npt.NDArray[np.float64], scale: float) -> dict[str, 
     return weights
 
 
-def _add_torso(mesh: MeshData, shape: BodyShape, scale: float) -> None:
+def _with_shoulder_blend(
+    vertices: Points, weights: dict[str, npt.NDArray[np.float64]], bones: dict[str, Bone], scale: float
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Torso weights with the skin in front of and behind each shoulder joint handed to the ``*Shoulder`` bone,
+    fading out over :data:`_SHOULDER_BLEND_M`, as rigs weight the chest and back around the shoulders."""
+    blended = dict(weights)
+    shoulder_total = np.zeros(len(vertices))
+    for side in ("Left", "Right"):
+        joint = _head(bones, f"{side}Arm")
+        across = np.hypot(vertices[:, 0] - joint[0], vertices[:, 2] - joint[2])
+        share = np.clip(1.0 - across / (_SHOULDER_BLEND_M * scale), 0.0, 1.0)
+        blended[f"{side}Shoulder"] = share
+        shoulder_total += share
+    for bone in weights:
+        blended[bone] = weights[bone] * (1.0 - shoulder_total)
+    return blended
+
+
+def _add_torso(mesh: MeshData, shape: BodyShape, scale: float, bones: dict[str, Bone]) -> None:
     rings = np.array(_TORSO_RINGS)
     belly = shape.belly * np.interp(rings[:, 0], [0.95, 1.1, 1.25], [0.0, 1.0, 0.3])
     centres = np.stack([np.zeros(len(rings)), (rings[:, 3] - belly / 2.0) * scale, rings[:, 0] * scale], axis=1)
@@ -219,7 +264,7 @@ def _add_torso(mesh: MeshData, shape: BodyShape, scale: float) -> None:
     vertices, faces = _rings_surface(
         centres, half_axes, np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]), bottom, top, 32, 2.4
     )
-    mesh.add(vertices, faces, _torso_weights(vertices[:, 2], scale))
+    mesh.add(vertices, faces, _with_shoulder_blend(vertices, _torso_weights(vertices[:, 2], scale), bones, scale))
 
 
 def _head_point(bones: dict[str, Bone], scale: float, offset: tuple[float, float, float]) -> Points:
@@ -227,38 +272,73 @@ def _head_point(bones: dict[str, Bone], scale: float, offset: tuple[float, float
     return np.asarray(bones["Head"].head, dtype=np.float64) + np.asarray(offset, dtype=np.float64) * scale
 
 
-# Head features of the 1.75 m mannequin, relative to the Head bone's head (metres).
-_SKULL_CENTRE: Final = (0.0, -0.012, 0.096)
-_SKULL_RADII: Final = (0.079, 0.096, 0.114)
-_JAW_CENTRE: Final = (0.0, -0.03, 0.035)
-_JAW_RADII: Final = (0.06, 0.062, 0.052)
-_NOSE: Final = ((0.0, -0.098, 0.105), (0.0, -0.117, 0.074), 0.013, 0.016)
-_EYE_CENTRE: Final = (0.032, -0.09, 0.128)
-_EYE_RADIUS: Final = 0.013
-_EAR_CENTRE: Final = (0.079, 0.0, 0.09)
-_EAR_RADII: Final = (0.014, 0.03, 0.038)
+# Head features of the 1.75 m mannequin relative to the Head bone's head (metres). As on a real head the
+# chin is about 4 cm below the head joint, the eyes lie halfway between chin and crown, the mouth a third
+# of the way from the chin to the eyes; the brow ridge and cheeks stand out around the eyes (the sockets).
+_SKULL: Final = ((0.0, -0.005, 0.105), (0.078, 0.098, 0.105))
+_JAW: Final = ((0.0, -0.04, 0.015), (0.056, 0.058, 0.05))
+_CHIN: Final = ((0.0, -0.068, -0.018), 0.022)
+_CHEEK: Final = ((0.036, -0.07, 0.05), (0.024, 0.02, 0.024))
+_BROW: Final = ((0.006, -0.095, 0.108), (0.05, -0.076, 0.11), 0.011)
+_NOSE: Final = ((0.0, -0.094, 0.085), (0.0, -0.112, 0.043), 0.011, 0.015)
+_EYE_RADIUS: Final = 0.012
+_EYEBROW: Final = ((0.013, -0.103, 0.119), (0.05, -0.086, 0.121), 0.0045)
+_UPPER_LIP: Final = ((-0.022, -0.095, 0.006), (0.022, -0.095, 0.006), 0.0062)
+_LOWER_LIP: Final = ((-0.018, -0.093, -0.006), (0.018, -0.093, -0.006), 0.0068)
+_EAR: Final = ((0.079, 0.0, 0.07), (0.014, 0.03, 0.038))
 
 
-def _add_head(body: MeshData, joints: MeshData, bones: dict[str, Bone], scale: float) -> None:
+def _add_head(body: MeshData, face: MeshData, bones: dict[str, Bone], scale: float) -> None:
+    """Skull, jaw, chin, cheeks, brow, nose and ears on ``body``; eyes, eyebrows and lips (dark) on ``face``.
+
+    Eyeballs are weighted to the eye bones when the skeleton has them, else to ``Head``.
+    """
+
     def point(offset: tuple[float, float, float]) -> Points:
         return _head_point(bones, scale, offset)
 
     def scaled(radii: tuple[float, float, float]) -> tuple[float, float, float]:
         return (radii[0] * scale, radii[1] * scale, radii[2] * scale)
 
-    skull = _ellipsoid(point(_SKULL_CENTRE), scaled(_SKULL_RADII), 28, 18)
-    body.add(*skull, _rigid(skull[0], "Head"))
-    jaw = _ellipsoid(point(_JAW_CENTRE), scaled(_JAW_RADII), 20, 10)
-    body.add(*jaw, _rigid(jaw[0], "Head"))
+    def bar(
+        ends: tuple[tuple[float, float, float], tuple[float, float, float], float], flat: float
+    ) -> tuple[Points, list[tuple[int, ...]]]:
+        start, end, radius = ends
+        return _capsule(
+            point(start),
+            point(end),
+            radius * scale,
+            radius * scale,
+            10,
+            (0.0, 0.0, 1.0),
+            (flat, 1.0),
+            cap_rings=3,
+            middle_rings=2,
+        )
+
+    for centre, radii, around, rings in ((*_SKULL, 28, 18), (*_JAW, 20, 10)):
+        part = _ellipsoid(point(centre), scaled(radii), around, rings)
+        body.add(*part, _rigid(part[0], "Head"))
+    chin = _ellipsoid(point(_CHIN[0]), scaled((_CHIN[1],) * 3), 14, 8)
+    body.add(*chin, _rigid(chin[0], "Head"))
+    cheek = _ellipsoid(point(_CHEEK[0]), scaled(_CHEEK[1]), 14, 8)
+    brow = bar(_BROW, 0.55)
+    ear = _ellipsoid(point(_EAR[0]), scaled(_EAR[1]), 12, 8)
+    for part in (cheek, brow, ear):
+        body.add(*part, _rigid(part[0], "Head"))
+        body.add(*_mirrored(*part), _rigid(part[0], "Head"))
     nose_start, nose_end, nose_start_radius, nose_end_radius = _NOSE
     nose = _capsule(point(nose_start), point(nose_end), nose_start_radius * scale, nose_end_radius * scale, 12)
     body.add(*nose, _rigid(nose[0], "Head"))
-    ear = _ellipsoid(point(_EAR_CENTRE), scaled(_EAR_RADII), 12, 8)
-    body.add(*ear, _rigid(ear[0], "Head"))
-    body.add(*_mirrored(*ear), _rigid(ear[0], "Head"))
-    eye = _ellipsoid(point(_EYE_CENTRE), scaled((_EYE_RADIUS,) * 3), 12, 8)
-    joints.add(*eye, _rigid(eye[0], "Head"))
-    joints.add(*_mirrored(*eye), _rigid(eye[0], "Head"))
+    eye = _ellipsoid(point(EYE_CENTRE), scaled((_EYE_RADIUS,) * 3), 12, 8)
+    eye_bone = "LeftEye" if "LeftEye" in bones else "Head"
+    face.add(*eye, _rigid(eye[0], eye_bone))
+    face.add(*_mirrored(*eye), _rigid(eye[0], mirror_name(eye_bone)))
+    eyebrow = bar(_EYEBROW, 0.5)
+    face.add(*eyebrow, _rigid(eyebrow[0], "Head"))
+    face.add(*_mirrored(*eyebrow), _rigid(eyebrow[0], "Head"))
+    for lip in (bar(_UPPER_LIP, 0.6), bar(_LOWER_LIP, 0.6)):
+        face.add(*lip, _rigid(lip[0], "Head"))
     neck_bottom = np.asarray(bones["Neck"].head) - np.array([0.0, 0.0, 0.02 * scale])
     neck = _capsule(neck_bottom, point((0.0, 0.0, 0.03)), 0.052 * scale, 0.048 * scale, 20)
     body.add(*neck, _rigid(neck[0], "Neck"))
@@ -333,17 +413,87 @@ def _add_left_leg(body: MeshData, joints: MeshData, bones: dict[str, Bone], shap
     _add_sided(body, toes, "LeftToeBase")
 
 
-def mannequin_meshes(shape_name: str) -> dict[str, MeshData]:
-    """The body and joints meshes of a shape in its rest pose (about 10,000 vertices in all)."""
+# Inner joint spheres of the robot: (bone whose head is the centre, bone the sphere is weighted to).
+_INNER_JOINTS: Final = (
+    ("LeftArm", "LeftShoulder"),
+    ("LeftForeArm", "LeftArm"),
+    ("LeftHand", "LeftForeArm"),
+    ("LeftUpLeg", "Hips"),
+    ("LeftLeg", "LeftUpLeg"),
+    ("LeftFoot", "LeftLeg"),
+)
+
+
+def _inner_joints(bones: dict[str, Bone], scale: float) -> MeshData:
+    mesh = MeshData()
+    for centre_bone, weight_bone in _INNER_JOINTS:
+        _add_sided(mesh, _ellipsoid(_head(bones, centre_bone), (_INNER_JOINT_RADIUS * scale,) * 3, 10, 6), weight_bone)
+    return mesh
+
+
+def _transferred_weights(vertices: Points, skin: MeshData) -> dict[str, npt.NDArray[np.float64]]:
+    """Weights [N] per bone for ``vertices``, copied from the nearest vertex of ``skin``.
+
+    This is how clothing is usually skinned (Blender's weight transfer, Mixamo's auto-rigger):
+    a sleeve follows the arm under it, the collar the shoulders under it.
+    """
+    dense = {bone: np.zeros(len(skin.vertices)) for bone in skin.weights}
+    for bone, (indices, weights) in skin.weights.items():
+        dense[bone][indices] = weights
+    nearest = np.empty(len(vertices), dtype=np.int64)
+    for start in range(0, len(vertices), 512):
+        chunk = vertices[start : start + 512]
+        distances = np.linalg.norm(chunk[:, None, :] - skin.vertices[None, :, :], axis=2)
+        nearest[start : start + len(chunk)] = np.argmin(distances, axis=1)
+    return {bone: values[nearest] for bone, values in dense.items() if values[nearest].any()}
+
+
+def _clothes(bones: dict[str, Bone], shape: BodyShape, scale: float, skin: MeshData) -> MeshData:
+    """A loose T-shirt (torso and upper sleeves) and long trousers, about 2 cm off ``skin``, skinned from it."""
+    parts = MeshData()
+    gap = _CLOTHES_GAP * scale
+    girth = scale * shape.limb_girth
+    rings = np.array([ring for ring in _TORSO_RINGS if ring[0] >= 0.875])
+    centres = np.stack([np.zeros(len(rings)), rings[:, 3] * scale, rings[:, 0] * scale], axis=1)
+    half_axes = np.stack([rings[:, 1] * shape.torso_width, rings[:, 2] * shape.torso_depth + shape.belly / 2.0], axis=1)
+    half_axes = half_axes * scale + gap
+    shirt = _rings_surface(
+        centres, half_axes, np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]),
+        np.array([0.0, 0.0, 0.84 * scale]), np.array([0.0, 0.0, 1.5 * scale]), 32, 2.4,
+    )  # fmt: skip
+    parts.add(*shirt, {})
+    shoulder, elbow = _head(bones, "LeftArm"), _head(bones, "LeftForeArm")
+    sleeve_end = shoulder + 0.8 * (elbow - shoulder)
+    _add_sided(parts, _capsule(shoulder, sleeve_end, 0.05 * girth + gap, 0.043 * girth + gap, 18, (0.0, 0.0, 1.0)), "LeftArm")
+    hip, knee, ankle = _head(bones, "LeftUpLeg"), _head(bones, "LeftLeg"), _head(bones, "LeftFoot")
+    _add_sided(parts, _capsule(hip, knee, 0.078 * girth + gap, 0.055 * girth + gap, 20, (1.0, 0.0, 0.0)), "LeftUpLeg")
+    hem = knee + 0.7 * (ankle - knee)
+    _add_sided(parts, _capsule(knee, hem, 0.055 * girth + gap, 0.042 * girth + gap, 18, (1.0, 0.0, 0.0)), "LeftLeg")
+    clothes = MeshData()
+    clothes.add(parts.vertices, parts.faces, _transferred_weights(parts.vertices, skin))
+    return clothes
+
+
+def mannequin_meshes(shape_name: str, variant: str = "mannequin", eye_bones: bool = False) -> dict[str, MeshData]:
+    """The meshes of a sample in its rest pose (about 10,000 vertices in all), by name; see :data:`VARIANTS`."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown sample variant {variant!r} (choose from {', '.join(VARIANTS)})")
     shape = body_shape(shape_name)
-    bones = skeleton(shape_name)
+    if variant == "robot":
+        shape = replace(shape, limb_girth=shape.limb_girth * _ROBOT_GIRTH)
+    bones = skeleton(shape_name, eye_bones)
     scale = shape.height_m / 1.75
-    body, joints = MeshData(), MeshData()
-    _add_torso(body, shape, scale)
-    _add_head(body, joints, bones, scale)
-    _add_left_arm(body, joints, bones, shape, scale)
-    _add_left_leg(body, joints, bones, shape, scale)
-    return {BODY_MESH: body, JOINTS_MESH: joints}
+    body, balls, face = MeshData(), MeshData(), MeshData()
+    _add_torso(body, shape, scale, bones)
+    _add_head(body, face, bones, scale)
+    _add_left_arm(body, balls, bones, shape, scale)
+    _add_left_leg(body, balls, bones, shape, scale)
+    if variant == "robot":
+        return {ROBOT_SHELL_MESH: _merged(body, balls), ROBOT_JOINTS_MESH: _merged(_inner_joints(bones, scale), face)}
+    meshes = {BODY_MESH: body, JOINTS_MESH: _merged(balls, face)}
+    if variant == "clothed":
+        meshes[CLOTHES_MESH] = _clothes(bones, shape, scale, _merged(body, balls))
+    return meshes
 
 
 def surface_reference_points(shape_name: str) -> dict[str, tuple[str, Points]]:
@@ -361,8 +511,9 @@ def surface_reference_points(shape_name: str) -> dict[str, tuple[str, Points]]:
     nose_tip = nose_end + (nose_end - nose_start) / np.linalg.norm(nose_end - nose_start) * _NOSE[3] * scale
     points: dict[str, tuple[str, Points]] = {"nose": ("Head", nose_tip)}
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        eye = _head_point(bones, scale, (sign * _EYE_CENTRE[0], _EYE_CENTRE[1] - _EYE_RADIUS, _EYE_CENTRE[2]))
-        ear = _head_point(bones, scale, (sign * (_EAR_CENTRE[0] + _EAR_RADII[0]), _EAR_CENTRE[1], _EAR_CENTRE[2]))
+        eye = _head_point(bones, scale, (sign * EYE_CENTRE[0], EYE_CENTRE[1] - _EYE_RADIUS, EYE_CENTRE[2]))
+        ear_centre, ear_radii = _EAR
+        ear = _head_point(bones, scale, (sign * (ear_centre[0] + ear_radii[0]), ear_centre[1], ear_centre[2]))
         ankle = _head(bones, f"{side.capitalize()}Foot")
         heel = np.array([ankle[0], ankle[1] + heel_offset(bones), _SOLE_RADIUS * _SOLE_FLATNESS * _foot_scale(shape, scale)])
         points[f"{side}_eye"] = ("Head", eye)

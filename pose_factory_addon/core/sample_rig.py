@@ -111,6 +111,10 @@ _PHALANX_LENGTHS: Final = {
     "Pinky": (0.033, 0.02, 0.019),
 }
 _LEAF_LENGTH: Final = 0.03
+# Centre of the left eyeball relative to the Head bone's head on the 1.75 m mannequin (metres); the eye
+# bones of a rig with eyes (``LeftEye``/``RightEye``, as some Mixamo characters have) start there.
+EYE_CENTRE: Final = (0.032, -0.083, 0.085)
+_EYE_BONE_LENGTH: Final = 0.025
 
 
 def _vec(values: tuple[float, float, float] | Vector) -> Vector:
@@ -194,11 +198,12 @@ _LEFT_PARENTS: Final = {
 }
 
 
-def skeleton(shape_name: str) -> dict[str, Bone]:
+def skeleton(shape_name: str, eye_bones: bool = False) -> dict[str, Bone]:
     """The rest skeleton of a body shape, parents before children (Mixamo's 65 bones).
 
     Leaf bones (``HeadTop_End``, ``*Toe_End``, ``*Hand*4``) continue their parent's
-    direction by 3 cm, like Mixamo's end joints.
+    direction by 3 cm, like Mixamo's end joints. ``eye_bones`` adds ``LeftEye`` and
+    ``RightEye`` (children of ``Head``, from the eyeball centre forward), 67 bones in all.
     """
     shape = body_shape(shape_name)
     left_heads = _left_joint_heads(shape)
@@ -220,6 +225,12 @@ def skeleton(shape_name: str) -> dict[str, Bone]:
                 (-bone.head[0], bone.head[1], bone.head[2]),
                 (-bone.tail[0], bone.tail[1], bone.tail[2]),
             )
+    if eye_bones:
+        scale = shape.height_m / _REFERENCE_HEIGHT
+        for side, sign in (("Left", 1.0), ("Right", -1.0)):
+            centre = _vec(bones["Head"].head) + _vec((sign * EYE_CENTRE[0], EYE_CENTRE[1], EYE_CENTRE[2])) * scale
+            tail = centre + _vec((0.0, -_EYE_BONE_LENGTH * scale, 0.0))
+            bones[f"{side}Eye"] = Bone(f"{side}Eye", "Head", _tuple(centre), _tuple(tail))
     return _parents_first(bones)
 
 
@@ -363,6 +374,31 @@ def _jumping_jack(phase: float, bones: dict[str, Bone]) -> Pose:
     return Pose(_symmetric(left), np.array([0.0, 0.0, hop]))
 
 
+def _hand_behind_back(phase: float, bones: dict[str, Bone]) -> Pose:
+    rotations = {
+        "LeftArm": rotation("y", _ARMS_DOWN_DEG),
+        "LeftForeArm": rotation("z", -8.0),
+        "RightArm": rotation("x", 20.0) @ rotation("y", -80.0),
+        "RightForeArm": rotation("y", -60.0),
+    }
+    return Pose(rotations, np.zeros(3))
+
+
+def _crossed_arms(phase: float, bones: dict[str, Bone]) -> Pose:
+    rotations = {
+        "LeftArm": rotation("z", -80.0) @ rotation("y", 55.0),
+        "LeftForeArm": rotation("y", 40.0) @ rotation("z", -100.0),
+        "RightArm": rotation("z", 100.0) @ rotation("y", -55.0),
+        "RightForeArm": rotation("y", 40.0) @ rotation("z", 70.0),
+    }
+    return Pose(rotations, np.zeros(3))
+
+
+def _point_forward(phase: float, bones: dict[str, Bone]) -> Pose:
+    rotations = {"LeftArm": rotation("y", _ARMS_DOWN_DEG), "LeftForeArm": rotation("z", -8.0), "RightArm": rotation("z", 90.0)}
+    return Pose(rotations, np.zeros(3))
+
+
 MOTIONS: Final = {
     "tpose": Motion("tpose", 1, "the rest T-pose, palms down", _tpose),
     "still": Motion("still", 1, "standing with arms relaxed at the sides", _still),
@@ -381,6 +417,13 @@ MOTIONS: Final = {
     ),
     "jumping_jack": Motion(
         "jumping_jack", 24, "frame 1 closed (arms down, feet together), frame 13 open (arms up, legs apart)", _jumping_jack
+    ),
+    "hand_behind_back": Motion(
+        "hand_behind_back", 1, "the RIGHT hand rests behind the lower back, the left arm hangs down", _hand_behind_back
+    ),
+    "crossed_arms": Motion("crossed_arms", 1, "forearms crossed in front of the chest, left forearm above", _crossed_arms),
+    "point_forward": Motion(
+        "point_forward", 1, "the RIGHT arm points straight forward (-Y) at shoulder height, the left hangs down", _point_forward
     ),
 }
 

@@ -46,6 +46,7 @@ as the bone direction allows; feet and toes, which point forward, have local Z u
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -53,11 +54,20 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Quaternion
 
-from ..core.sample_mesh import known_landmark_positions, mannequin_meshes
+from ..core.sample_mesh import (
+    BODY_MESH,
+    CLOTHES_MESH,
+    JOINTS_MESH,
+    ROBOT_JOINTS_MESH,
+    ROBOT_SHELL_MESH,
+    known_landmark_positions,
+    mannequin_meshes,
+)
 from ..core.sample_rig import MIXAMO_PREFIX, frame_pose, known_joint_positions, motion, skeleton
 
 __all__ = [
     "SAMPLE_SET",
+    "SampleFile",
     "build_sample_character",
     "export_sample_character",
     "known_joint_positions",
@@ -66,12 +76,27 @@ __all__ = [
     "write_sample_set",
 ]
 
-# (file name, shape, motion) of the committed sample files.
+
+@dataclass(frozen=True)
+class SampleFile:
+    """One committed sample file: its name, body shape, motion, build (variant) and whether it has eye bones."""
+
+    file_name: str
+    shape: str
+    motion: str
+    variant: str = "mannequin"
+    eye_bones: bool = False
+
+
+# The committed sample files: mannequins, an X Bot-like robot (outer shell over inner joint spheres) and a
+# clothed mannequin, so the demo shows the structures real rigs have.
 SAMPLE_SET: Final = (
-    ("Mannequin_Average_Walk.fbx", "average", "walk"),
-    ("Mannequin_Heavy_Squat.fbx", "heavy", "squat"),
-    ("Mannequin_Slim_Wave.glb", "slim", "wave"),
-    ("Mannequin_Average_JumpingJack.glb", "average", "jumping_jack"),
+    SampleFile("Mannequin_Average_Walk.fbx", "average", "walk"),
+    SampleFile("Mannequin_Heavy_Squat.fbx", "heavy", "squat"),
+    SampleFile("Mannequin_Slim_Wave.glb", "slim", "wave", eye_bones=True),
+    SampleFile("Mannequin_Average_JumpingJack.glb", "average", "jumping_jack"),
+    SampleFile("Robot_Average_Walk.fbx", "average", "walk", variant="robot"),
+    SampleFile("Mannequin_Clothed_Walk.glb", "slim", "walk", variant="clothed"),
 )
 
 FRAMES_PER_SECOND: Final = 30  # Mixamo's rate, used for FBX
@@ -79,8 +104,11 @@ GLTF_FRAMES_PER_SECOND: Final = 24  # Blender's default rate, so glTF keys impor
 MIXAMO_TAKE_NAME: Final = "mixamo.com"
 _MIXAMO_OBJECT_MATRIX: Final = Matrix.Diagonal((0.01, 0.01, 0.01, 1.0)) @ Matrix.Rotation(np.pi / 2.0, 4, "X")
 _MATERIAL_COLOURS: Final = {
-    "Mannequin_Body": (0.78, 0.76, 0.72, 1.0),
-    "Mannequin_Joints": (0.32, 0.33, 0.36, 1.0),
+    BODY_MESH: (0.78, 0.76, 0.72, 1.0),
+    JOINTS_MESH: (0.32, 0.33, 0.36, 1.0),
+    CLOTHES_MESH: (0.2, 0.34, 0.55, 1.0),
+    ROBOT_SHELL_MESH: (0.55, 0.6, 0.66, 1.0),
+    ROBOT_JOINTS_MESH: (0.12, 0.12, 0.14, 1.0),
 }
 
 
@@ -92,7 +120,7 @@ def _bone_roll_reference(direction: np.ndarray) -> np.ndarray:
     return front
 
 
-def _create_armature(scene: bpy.types.Scene, shape: str, object_matrix: Matrix) -> bpy.types.Object:
+def _create_armature(scene: bpy.types.Scene, shape: str, object_matrix: Matrix, eye_bones: bool) -> bpy.types.Object:
     data = bpy.data.armatures.new("Armature")
     armature = bpy.data.objects.new("Armature", data)
     scene.collection.objects.link(armature)
@@ -103,7 +131,7 @@ def _create_armature(scene: bpy.types.Scene, shape: str, object_matrix: Matrix) 
     with bpy.context.temp_override(scene=scene, view_layer=view_layer, active_object=armature, object=armature):
         bpy.ops.object.mode_set(mode="EDIT")
         edit_bones = data.edit_bones
-        for name, bone in skeleton(shape).items():
+        for name, bone in skeleton(shape, eye_bones).items():
             edit_bone = edit_bones.new(MIXAMO_PREFIX + name)
             head, tail = np.array(bone.head), np.array(bone.tail)
             edit_bone.head = (to_armature @ np.append(head, 1.0))[:3]
@@ -127,10 +155,12 @@ def _material(name: str) -> bpy.types.Material:
     return material
 
 
-def _create_meshes(collection: bpy.types.Collection, armature: bpy.types.Object, shape: str) -> list[bpy.types.Object]:
+def _create_meshes(
+    collection: bpy.types.Collection, armature: bpy.types.Object, shape: str, variant: str, eye_bones: bool
+) -> list[bpy.types.Object]:
     to_armature = np.array(armature.matrix_world.inverted())
     meshes = []
-    for name, mesh_data in mannequin_meshes(shape).items():
+    for name, mesh_data in mannequin_meshes(shape, variant, eye_bones).items():
         vertices = mesh_data.vertices @ to_armature[:3, :3].T + to_armature[:3, 3]
         mesh = bpy.data.meshes.new(name)
         mesh.from_pydata(vertices.tolist(), [], mesh_data.faces)
@@ -159,15 +189,20 @@ def root_travel_offset(motion_name: str, frame: int, root_travel_m: float) -> np
 
 
 def _animate(
-    armature: bpy.types.Object, shape: str, motion_name: str, action_name: str, first_frame: int, root_travel_m: float
+    armature: bpy.types.Object,
+    shape: str,
+    motion_name: str,
+    action_name: str,
+    first_frame: int,
+    root_travel_m: float,
+    frame_count: int,
 ) -> bpy.types.Action:
     """Key every moving bone at every frame: pose-bone rotations are the generator's rest-axes
     rotations conjugated into each bone's rest frame (armature space); the Hips location carries
     the clip's own offset plus the root travel. Clip frame 1 is keyed at scene frame ``first_frame``."""
-    clip = motion(motion_name)
     to_armature = np.array(armature.matrix_world.inverted())[:3, :3]
     axes = to_armature / np.linalg.norm(to_armature[:, 0])
-    poses = [frame_pose(shape, motion_name, frame) for frame in range(1, clip.frame_count + 1)]
+    poses = [frame_pose(shape, motion_name, frame) for frame in range(1, frame_count + 1)]
     moving = sorted({name for pose in poses for name in pose.rotations} | {"Hips"})
     armature.animation_data_create()
     action = bpy.data.actions.new(action_name)
@@ -204,24 +239,32 @@ def build_sample_character(
     first_frame: int = 1,
     frames_per_second: int = FRAMES_PER_SECOND,
     root_travel_m: float = 0.0,
+    variant: str = "mannequin",
+    eye_bones: bool = False,
+    closed_loop: bool = False,
 ) -> bpy.types.Object:
     """Build a sample mannequin with its motion in ``scene``; returns the armature object.
 
     The action is named ``action_name`` (default: the motion's name); clip frame 1 is keyed at
     scene frame ``first_frame`` and the scene's frame range and rate are set to the clip.
     ``root_travel_m`` (metres) moves the Hips forward (-Y) over the clip (a root-motion clip).
-    Raises ``ValueError`` for an unknown shape or motion.
+    ``variant`` chooses the meshes (:data:`pose_factory_addon.core.sample_mesh.VARIANTS`),
+    ``eye_bones`` adds ``LeftEye``/``RightEye``, and ``closed_loop`` keys one frame more whose pose
+    repeats the first (as many exported cycles do). Raises ``ValueError`` for an unknown shape,
+    motion or variant.
     """
     clip = motion(motion_name)
     skeleton(shape)
+    mannequin_meshes(shape, variant)
+    frame_count = clip.frame_count + (1 if closed_loop and clip.frame_count > 1 else 0)
     scene = scene or bpy.context.scene
     object_matrix = _MIXAMO_OBJECT_MATRIX if mixamo_layout else Matrix.Identity(4)
-    armature = _create_armature(scene, shape, object_matrix)
-    _create_meshes(scene.collection, armature, shape)
-    _animate(armature, shape, motion_name, action_name or motion_name, first_frame, root_travel_m)
+    armature = _create_armature(scene, shape, object_matrix, eye_bones)
+    _create_meshes(scene.collection, armature, shape, variant, eye_bones)
+    _animate(armature, shape, motion_name, action_name or motion_name, first_frame, root_travel_m, frame_count)
     scene.render.fps = frames_per_second
     scene.frame_start = first_frame
-    scene.frame_end = first_frame + clip.frame_count - 1
+    scene.frame_end = first_frame + frame_count - 1
     scene.frame_set(first_frame)
     return armature
 
@@ -246,12 +289,22 @@ def _remove_scene(scene: bpy.types.Scene) -> None:
     bpy.data.scenes.remove(scene)
 
 
-def export_sample_character(path: str | Path, shape: str, motion_name: str, root_travel_m: float = 0.0) -> Path:
+def export_sample_character(
+    path: str | Path,
+    shape: str,
+    motion_name: str,
+    root_travel_m: float = 0.0,
+    *,
+    variant: str = "mannequin",
+    eye_bones: bool = False,
+    closed_loop: bool = False,
+) -> Path:
     """Write a sample character to ``path`` (``.fbx`` or ``.glb``); returns the path.
 
-    ``root_travel_m`` > 0 writes a root-motion clip (see :func:`build_sample_character`).
+    ``root_travel_m``, ``variant``, ``eye_bones`` and ``closed_loop`` are those of
+    :func:`build_sample_character`.
 
-    Raises ``ValueError`` for an unknown shape, motion or file extension.
+    Raises ``ValueError`` for an unknown shape, motion, variant or file extension.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -273,6 +326,9 @@ def export_sample_character(path: str | Path, shape: str, motion_name: str, root
             first_frame=0 if is_fbx else 1,
             frames_per_second=FRAMES_PER_SECOND if is_fbx else GLTF_FRAMES_PER_SECOND,
             root_travel_m=root_travel_m,
+            variant=variant,
+            eye_bones=eye_bones,
+            closed_loop=closed_loop,
         )
         with bpy.context.temp_override(scene=scene, view_layer=view_layer):
             if is_fbx:
@@ -327,4 +383,9 @@ def _export_glb(path: Path) -> None:
 def write_sample_set(out_dir: str | Path) -> list[Path]:
     """Write every file of :data:`SAMPLE_SET` into ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
-    return [export_sample_character(out_dir / file_name, shape, motion_name) for file_name, shape, motion_name in SAMPLE_SET]
+    return [
+        export_sample_character(
+            out_dir / sample.file_name, sample.shape, sample.motion, variant=sample.variant, eye_bones=sample.eye_bones
+        )
+        for sample in SAMPLE_SET
+    ]
