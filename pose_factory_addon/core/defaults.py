@@ -25,10 +25,17 @@ SEED_EEVEE_TAA_SAMPLES: Final = 64  # seed
 SEED_SUN_ENERGY: Final = 3.0  # seed: SUN light strength
 RANDOM_SEED: Final = 0
 ASSUMED_ANIMATION_FRAMES: Final = 60  # clip length assumed by estimates made before import
+SAME_POSE_M: Final = 0.01  # two frames whose joints move less than this on average (metres) show the same pose
 RENDER_WORKERS: Final = 1
 SURFACE_OCCLUSION_TOLERANCE_M: Final = 0.02  # a ray hit this close before a skin landmark is the landmark itself
-JOINT_SKIN_DEPTH_SCALE: Final = 2.0  # joints: nearest-skin distance times this is still the joint's own skin
-MAX_JOINT_OCCLUSION_TOLERANCE_M: Final = 0.2  # a torso in front of a joint occludes it even if the joint is deep
+# A joint's skin depth (core.visibility): this percentile of its rest-mesh probe depths, times the scale, plus the margin
+# (metres for a body of the reference height, scaled with the body), at most the maximum.
+SKIN_DEPTH_PERCENTILE: Final = 75.0
+SKIN_DEPTH_SCALE: Final = 1.15
+SKIN_DEPTH_MARGIN_M: Final = 0.02
+MAX_SKIN_DEPTH_M: Final = 0.25
+REFERENCE_BODY_HEIGHT_M: Final = 1.75
+FACING_AWAY_COS: Final = -0.1  # a face landmark whose skin normal is more than ~96 degrees from the camera is hidden
 VIEW_NAMES_8: Final = (
     "front",
     "front_right",

@@ -34,33 +34,6 @@ def inside_image(pixels: FloatArray, depth: FloatArray, width: int, height: int)
     return (depth > 0) & (x >= 0) & (x < width) & (y >= 0) & (y < height)
 
 
-def occluded_from_hits(
-    hit_distance: npt.ArrayLike, keypoint_distance: npt.ArrayLike, tolerance: npt.ArrayLike
-) -> npt.NDArray[np.bool_]:
-    """True [N] where a ray from the camera toward a keypoint hits the mesh clearly before reaching it.
-
-    ``hit_distance`` is the distance (metres) to the first surface hit (``inf`` when the ray
-    hits nothing), ``keypoint_distance`` the distance to the keypoint, ``tolerance`` how far
-    in front of the keypoint a hit still counts as the keypoint's own skin (metres, [N] or
-    scalar): about zero for surface landmarks, the local skin depth for joints inside the body.
-    """
-    hits = np.asarray(hit_distance, dtype=np.float64)
-    target = np.asarray(keypoint_distance, dtype=np.float64)
-    return np.asarray(hits < target - np.asarray(tolerance, dtype=np.float64))
-
-
-def joint_occlusion_tolerance(skin_depth: npt.ArrayLike) -> FloatArray:
-    """Occlusion tolerance (metres) for joints [N] that lie ``skin_depth`` metres below the nearest skin.
-
-    A ray toward a joint inside a limb always meets the limb's own skin first; the skin is
-    not an occluder. Limbs are not round, so the nearest-skin distance is scaled up, and
-    clamped so that a thick torso in front of a joint still occludes it.
-    """
-    depth = np.asarray(skin_depth, dtype=np.float64)
-    tolerance = depth * defaults.JOINT_SKIN_DEPTH_SCALE + defaults.SURFACE_OCCLUSION_TOLERANCE_M
-    return np.clip(tolerance, defaults.SURFACE_OCCLUSION_TOLERANCE_M, defaults.MAX_JOINT_OCCLUSION_TOLERANCE_M)
-
-
 def visibility_codes(inside: npt.ArrayLike, occluded: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """COCO visibility [N]: 0 outside the image, else 1 when occluded, else 2."""
     inside_mask = np.asarray(inside, dtype=bool)

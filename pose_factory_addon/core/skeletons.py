@@ -153,6 +153,28 @@ MIXAMO_LANDMARK_SOURCES: Final = {
     **_sided("right"),
 }
 
+
+def _sided_owners(side: str) -> dict[str, tuple[str, ...]]:
+    s = side.capitalize()
+    return {
+        f"{side}_shoulder": (f"{s}Arm", f"{s}Shoulder"),
+        f"{side}_elbow": (f"{s}ForeArm", f"{s}Arm"),
+        f"{side}_wrist": (f"{s}Hand", f"{s}ForeArm"),
+        f"{side}_pinky": (f"{s}HandPinky1", f"{s}Hand"),
+        f"{side}_index": (f"{s}HandIndex1", f"{s}Hand"),
+        f"{side}_thumb": (f"{s}HandThumb2", f"{s}HandThumb1"),
+        f"{side}_hip": (f"{s}UpLeg", "Hips"),
+        f"{side}_knee": (f"{s}Leg", f"{s}UpLeg"),
+        f"{side}_ankle": (f"{s}Foot", f"{s}Leg"),
+        f"{side}_foot_index": (f"{s}Toe_End", f"{s}ToeBase"),
+    }
+
+
+# The skin a joint keypoint may be seen through (core.visibility): the two segments that meet at
+# the joint, the joint's own bone first. Keyed by MediaPipe-33 name, which also names every COCO-17
+# keypoint; face, heel and hand-surface landmarks lie on the skin and have no owners.
+JOINT_OWNER_BONES: Final = {**_sided_owners("left"), **_sided_owners("right")}
+
 # Bones a rig must have (after prefix normalisation) to be labelled as a Mixamo-like rig.
 MIXAMO_REQUIRED_BONES: Final = tuple(
     sorted(
@@ -175,6 +197,11 @@ def missing_mixamo_bones(bone_names: list[str] | tuple[str, ...]) -> list[str]:
     """The required Mixamo bones a rig lacks (empty when it can be labelled)."""
     present = {canonical_bone_name(name) for name in bone_names}
     return [bone for bone in MIXAMO_REQUIRED_BONES if bone not in present]
+
+
+def owner_bones(label_set: str) -> tuple[tuple[str, ...], ...]:
+    """The owner bones of each keypoint of ``label_set``, in its order (empty for surface landmarks)."""
+    return tuple(JOINT_OWNER_BONES.get(name, ()) for name in keypoint_set(label_set).names)
 
 
 def keypoint_set(name: str) -> KeypointSet:

@@ -39,13 +39,13 @@ from ..core.dataset import finish_summary, new_summary, write_dataset_files, wri
 from ..core.drawing import draw_skeleton
 from ..core.errors import RenderError
 from ..core.frames import frame_count_estimate, parse_frame_spec, select_frames
-from ..core.labels import image_label, occluded_from_hits, pixel_bbox
+from ..core.labels import image_label, pixel_bbox
 from ..core.manifest import RenderParams
 from ..core.presets import RenderPreset, render_preset
 from ..core.security import resolve_under
 from .framing import frame_character
 from .importer import import_character
-from .keypoints import LandmarkReader, ray_hit_distances
+from .keypoints import LandmarkReader
 from .meshes import mesh_world_vertices
 from .scene import add_camera, add_lighting, camera_intrinsics, configure_render, reset_scene, set_camera_matrix
 
@@ -132,7 +132,10 @@ def _render_character(
     with quiet_output():
         character = import_character(path, name)
     reader = LandmarkReader(character)
-    frames = select_frames(parse_frame_spec(params.frames), character.first_frame, character.last_frame)
+    spec = parse_frame_spec(params.frames)
+    poses = reader.joint_track(scene, character.first_frame, character.last_frame) if spec.needs_poses else None
+    choice = select_frames(spec, character.first_frame, character.last_frame, poses)
+    frames = choice.frames
     import_s = time.perf_counter() - started
     views = orbit_views(params.angles, params.elevations)
     counter.settle(name, len(frames) * len(views))
@@ -149,7 +152,7 @@ def _render_character(
         depsgraph = bpy.context.evaluated_depsgraph_get()
         mesh_vertices = [mesh_world_vertices(obj, depsgraph) for obj in character.meshes]
         all_vertices = np.concatenate(mesh_vertices)
-        landmarks = reader.world_positions(depsgraph, mesh_vertices)
+        posed = reader.pose(depsgraph, mesh_vertices)
         for view, distance in zip(views, framing.distances, strict=True):
             if params.framing == "auto":
                 matrix = orbit_camera_matrix(framing.target(frame_index), float(distance), view)
@@ -163,7 +166,7 @@ def _render_character(
             render_s = time.perf_counter() - started
             started = time.perf_counter()
             R, t = world_to_camera(matrix)
-            hits, distances = ray_hit_distances(scene, depsgraph, np.asarray(matrix)[:3, 3], landmarks)
+            occluded = reader.occluded(scene, depsgraph, np.asarray(matrix)[:3, 3], posed)
             vertex_pixels, vertex_depth = project_points(all_vertices, K, R, t)
             label = image_label(
                 image=f"{name}/{stem}.png",
@@ -176,8 +179,8 @@ def _render_character(
                 R=R,
                 t=t,
                 matrix_world=matrix,
-                landmarks_world=landmarks,
-                occluded=occluded_from_hits(hits, distances, reader.tolerances),
+                landmarks_world=posed.positions,
+                occluded=occluded,
                 bbox=pixel_bbox(vertex_pixels, vertex_depth, width, height),
                 label_sets=params.labels,
             )
@@ -199,7 +202,9 @@ def _render_character(
         "name": name,
         "file": path.name,
         "animation_frames": [character.first_frame, character.last_frame],
+        "height_m": round(reader.height_m, 4),
         "frames": frames,
+        "frame_selection": {"spec": str(spec), "loop": choice.loop, "pose_distances_m": choice.pose_distances_m},
         "views": [view.name for view in views],
         "bounds_min": [round(float(v), 5) for v in framing.low],
         "bounds_max": [round(float(v), 5) for v in framing.high],

@@ -18,18 +18,6 @@ def test_inside_image_edges_and_behind_camera():
     assert labels.inside_image(pixels, depth, 100, 50).tolist() == [True, True, False, False, False, False]
 
 
-def test_occlusion_uses_the_tolerance():
-    occluded = labels.occluded_from_hits([1.0, 2.95, np.inf, 2.5], [3.0, 3.0, 3.0, 3.0], [0.02, 0.1, 0.02, 0.6])
-    assert occluded.tolist() == [True, False, False, False]
-
-
-def test_joint_tolerance_is_clamped():
-    tolerance = labels.joint_occlusion_tolerance([0.0, 0.05, 5.0])
-    assert tolerance[0] == pytest.approx(0.02)
-    assert 0.05 < tolerance[1] < 0.2
-    assert tolerance[2] == pytest.approx(0.2)
-
-
 def test_visibility_codes():
     codes = labels.visibility_codes([True, True, False, False], [False, True, False, True])
     assert codes.tolist() == [2, 1, 0, 0]
