@@ -20,6 +20,7 @@ from .core.security import redact
 COMMAND_MODULES = (
     "render",
     "preview",
+    "qa",
     "demo",
     "submit",
     "status",

@@ -66,6 +66,18 @@ def extension_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build.build(tmp_path_factory.mktemp("dist"))
 
 
+@pytest.fixture(scope="session")
+def qa_python() -> Path:
+    """The QA interpreter made by ``make qa-setup`` (MediaPipe); its tests skip without it, except in CI."""
+    python = REPO / ".venv-qa" / "bin" / "python"
+    if not python.is_file():
+        reason = f"{python} is missing: run `make qa-setup`"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must have it)")
+        pytest.skip(reason)
+    return python
+
+
 _session_status = {"exit": 0}
 
 

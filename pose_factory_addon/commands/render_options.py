@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..core import defaults
 from ..core.errors import ManifestError, UsageError
+from ..core.frames import FRAME_SPEC_HELP
 from ..core.manifest import CHARACTER_EXTENSIONS, FRAMINGS, PRESETS, RenderParams, manifest_from_dict, new_job_id
 from ..core.queue import character_ref_for
 from ..core.security import safe_slug
@@ -30,9 +31,7 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
         metavar="DEG,...",
         help="camera elevations in degrees (default 0 = level at chest height)",
     )
-    group.add_argument(
-        "--frames", default=defaults.FRAMES, metavar="SPEC", help="1 | all | every:K | count:K | 1,10,20 (default %(default)s)"
-    )
+    group.add_argument("--frames", default=defaults.FRAMES, metavar="SPEC", help=f"{FRAME_SPEC_HELP} (default %(default)s)")
     group.add_argument("--preset", choices=PRESETS, default=defaults.PRESET, help="render quality (default %(default)s)")
     group.add_argument(
         "--resolution",

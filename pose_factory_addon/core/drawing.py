@@ -1,13 +1,14 @@
 """Skeletons drawn on images and contact sheets (Pillow), for debug overlays and ``pose-factory preview``.
 
 Colours say which side a keypoint belongs to (the character's left in blue, right in
-orange, centre in white); a filled dot is visible (2), a hollow ring is occluded (1);
-keypoints outside the image (0) are not drawn.
+orange, centre in white, or another :class:`SidePalette`); a filled dot is visible (2), a hollow
+ring is occluded (1); keypoints outside the image (0) are not drawn.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from PIL import Image, ImageDraw
 
@@ -18,17 +19,38 @@ RIGHT_COLOUR = (255, 140, 40)
 CENTRE_COLOUR = (255, 255, 255)
 BACKGROUND_COLOUR = (32, 32, 36)
 
+Colour = tuple[int, int, int]
 
-def _side_colour(name: str) -> tuple[int, int, int]:
+
+class SidePalette(NamedTuple):
+    """RGB colours of the character's left side, right side and centre (nose, and lines between sides)."""
+
+    left: Colour
+    right: Colour
+    centre: Colour
+
+
+SIDE_PALETTE = SidePalette(LEFT_COLOUR, RIGHT_COLOUR, CENTRE_COLOUR)
+
+
+def _side_colour(name: str, palette: SidePalette = SIDE_PALETTE) -> Colour:
     if name.startswith("left") or name.endswith("left"):
-        return LEFT_COLOUR
+        return palette.left
     if name.startswith("right") or name.endswith("right"):
-        return RIGHT_COLOUR
-    return CENTRE_COLOUR
+        return palette.right
+    return palette.centre
 
 
-def draw_skeleton(image: Image.Image, keypoints: Sequence[Sequence[float]], label_set: str = "coco17") -> Image.Image:
-    """A copy of ``image`` (RGB) with the ``label_set`` skeleton drawn from ``[x, y, v]`` keypoints (pixels)."""
+def draw_skeleton(
+    image: Image.Image,
+    keypoints: Sequence[Sequence[float]],
+    label_set: str = "coco17",
+    palette: SidePalette = SIDE_PALETTE,
+) -> Image.Image:
+    """A copy of ``image`` (RGB) with the ``label_set`` skeleton drawn from ``[x, y, v]`` keypoints (pixels).
+
+    ``palette`` tells two skeletons on one image apart (labels and a detector's, in ``pose-factory qa``).
+    """
     definition = keypoint_set(label_set)
     canvas = image.convert("RGB")
     draw = ImageDraw.Draw(canvas)
@@ -39,16 +61,16 @@ def draw_skeleton(image: Image.Image, keypoints: Sequence[Sequence[float]], labe
         (xa, ya, va), (xb, yb, vb) = keypoints[a], keypoints[b]
         if va > 0 and vb > 0:
             colour = (
-                _side_colour(definition.names[b])
-                if _side_colour(definition.names[a]) == CENTRE_COLOUR
-                else _side_colour(definition.names[a])
+                _side_colour(definition.names[b], palette)
+                if _side_colour(definition.names[a], palette) == palette.centre
+                else _side_colour(definition.names[a], palette)
             )
             draw.line([(xa, ya), (xb, yb)], fill=colour, width=width)
     for name, (x, y, visibility) in zip(definition.names, keypoints, strict=True):
         if visibility <= 0:
             continue
         box = [x - radius, y - radius, x + radius, y + radius]
-        colour = _side_colour(name)
+        colour = _side_colour(name, palette)
         if visibility >= 2:
             draw.ellipse(box, fill=colour, outline=(0, 0, 0))
         else:

@@ -49,3 +49,7 @@ class PodError(PoseFactoryError):
 
 class UsageError(PoseFactoryError):
     """Bad input from the user (a malformed job id, an unknown option value): exit status 2."""
+
+
+class QAError(PoseFactoryError):
+    """The label check could not run: no MediaPipe interpreter, the detector crashed, or an image is unreadable."""

@@ -26,6 +26,7 @@ POSE_MODES: Final = ("count", "diverse")
 _LIST = re.compile(r"^\d+(,\d+)*$")
 _STEP = re.compile(r"^(every|count|diverse):(\d+)$")
 _FORMS = "1, 1,10,20, all, every:K, count:K or diverse:K"
+FRAME_SPEC_HELP: Final = "1 | 1,10,20 | all | every:K | count:K (evenly, no repeated pose) | diverse:K (most different poses)"
 _CYCLE_STEP_FACTOR: Final = 1.5  # a last-to-first step at most this times a large (90th percentile) frame step closes a cycle
 
 

@@ -349,13 +349,15 @@ def _squat(phase: float, bones: dict[str, Bone]) -> Pose:
 
 
 def _wave(phase: float, bones: dict[str, Bone]) -> Pose:
+    """A greeting wave: the right upper arm out to the side and a little forward, the forearm up, swinging
+    side to side; the head turns slightly toward the hand."""
     swing = math.sin(2.0 * math.pi * phase)
     rotations = {
         "LeftArm": rotation("y", _ARMS_DOWN_DEG + 3.0),
         "LeftForeArm": rotation("z", -10.0),
-        "RightArm": rotation("y", 60.0),
-        "RightForeArm": rotation("y", 30.0 + 30.0 * swing),
-        "RightHand": rotation("y", 15.0 * swing),
+        "RightArm": rotation("z", 20.0) @ rotation("y", 5.0),
+        "RightForeArm": rotation("y", 80.0 + 20.0 * swing),
+        "RightHand": rotation("y", 10.0 * swing),
         "Neck": rotation("y", 6.0),
         "Head": rotation("z", -10.0),
     }
@@ -412,7 +414,7 @@ MOTIONS: Final = {
     "wave": Motion(
         "wave",
         32,
-        "the character's RIGHT hand waves above the head in every frame, left arm hangs down",
+        "the character's RIGHT hand waves beside the head (forearm up) in every frame, left arm hangs down",
         _wave,
     ),
     "jumping_jack": Motion(

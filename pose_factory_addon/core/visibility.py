@@ -55,7 +55,7 @@ def probe_directions(axis: npt.ArrayLike, other_axis: npt.ArrayLike | None = Non
     ring = np.cos(angles)[:, None] * u + np.sin(angles)[:, None] * v
     rings = np.concatenate([np.cos(math.radians(tilt)) * ring + np.sin(math.radians(tilt)) * a for tilt in _PROBE_TILTS_DEG])
     if other_axis is None or not np.any(other_axis):
-        return rings
+        return np.asarray(rings)
     other = np.asarray(other_axis, dtype=np.float64)
     other = other / float(np.linalg.norm(other))
     return np.asarray(rings[np.abs(rings @ other) < math.cos(math.radians(_PARENT_CLEARANCE_DEG))])

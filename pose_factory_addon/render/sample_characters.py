@@ -38,7 +38,7 @@ Public API
 Shapes: ``slim`` (1.82 m), ``average`` (1.75 m), ``heavy`` (1.68 m). Motions (see
 :data:`pose_factory_addon.core.sample_rig.MOTIONS` for which frame holds which pose):
 ``tpose`` and ``still`` (1 frame), ``walk`` (32 frames, in place), ``squat`` (40),
-``wave`` (32; the character's RIGHT hand waves above the head in every frame) and
+``wave`` (32; the character's RIGHT hand waves beside the head, forearm up, in every frame) and
 ``jumping_jack`` (24). Clips loop: frame ``frame_count + 1`` equals frame 1.
 Bone rolls: every bone's local Z axis points as close to world -Y (the character's front)
 as the bone direction allows; feet and toes, which point forward, have local Z up.

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import bpy
 
@@ -103,7 +104,33 @@ class LocalRenderWritten:
     folder: str
 
 
-Message = TaskStarted | TaskProgress | TaskFinished | JobsListed | JobChanged | ResultsDownloaded | PodReport | LocalRenderWritten
+@dataclass(frozen=True)
+class LabelsChecked:
+    """A label check of ``folder`` finished; errors in body heights (``None``: nothing compared).
+
+    ``open_report`` opens ``report`` (qa.html) in the web browser once applied on the main thread.
+    """
+
+    folder: str
+    report: str
+    detection_rate: float | None
+    body_error: float | None
+    face_error: float | None
+    flags: tuple[str, ...]
+    open_report: bool = True
+
+
+Message = (
+    TaskStarted
+    | TaskProgress
+    | TaskFinished
+    | JobsListed
+    | JobChanged
+    | ResultsDownloaded
+    | PodReport
+    | LocalRenderWritten
+    | LabelsChecked
+)
 
 
 class TaskCancelled(Exception):
@@ -271,6 +298,14 @@ def _apply(runtime: bpy.types.PropertyGroup, message: Message) -> None:
         runtime.pod_cost_per_hour, runtime.pod_error = message.cost_per_hour, message.error
     elif isinstance(message, LocalRenderWritten):
         runtime.last_output_folder = message.folder
+    elif isinstance(message, LabelsChecked):
+        check = runtime.label_check
+        check.folder, check.report, check.flags = message.folder, message.report, "\n".join(message.flags)
+        check.detection_rate = -1.0 if message.detection_rate is None else message.detection_rate
+        check.body_error = -1.0 if message.body_error is None else message.body_error
+        check.face_error = -1.0 if message.face_error is None else message.face_error
+        if message.open_report and not bpy.app.background:
+            bpy.ops.wm.url_open(url=Path(message.report).as_uri())
 
 
 def _tag_redraw(window_manager: bpy.types.WindowManager) -> None:

@@ -27,6 +27,7 @@ from .preferences import Connection, connection
 from .work import (
     RenderRequest,
     cancel_work,
+    check_labels_work,
     cost_view,
     count_images,
     download_work,
@@ -510,6 +511,39 @@ class POSEFACTORY_OT_load_contact_sheet(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class POSEFACTORY_OT_check_labels(_PoseFactoryOperator, bpy.types.Operator):
+    bl_idname = "posefactory.check_labels"
+    bl_label = "Pose Factory: Check Labels"
+    bl_description = (
+        "Compare the results' labels with MediaPipe Pose, an independent detector, and open the report (qa.html); "
+        "needs the QA interpreter (`make qa-setup`)"
+    )
+
+    open_report: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Open Report",
+        description="Open qa.html in the web browser when the check is done",
+        default=True,
+        options={"SKIP_SAVE"},
+    )
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        folder = _results_folder(context)
+        if folder is None or not (folder / DATASET_FILE).is_file():
+            cls.poll_message_set("Download a completed job (or render here) first: no dataset.json yet")
+            return False
+        return _poll_idle(cls, "qa", "checking labels")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        folder = _results_folder_or_report(self, context)
+        if folder is None:
+            return {"CANCELLED"}
+        link = self._connection(context)
+        if link is None:
+            return {"CANCELLED"}
+        return self._run(context, "qa", "Checking labels", check_labels_work(folder, self.open_report), link)
+
+
 def _poll_pods(cls: type, context: bpy.types.Context) -> bool:
     if not _poll_idle(cls, "pods", "talking to RunPod"):
         return False
@@ -621,6 +655,7 @@ classes = (
     POSEFACTORY_OT_download_results,
     POSEFACTORY_OT_open_results_folder,
     POSEFACTORY_OT_load_contact_sheet,
+    POSEFACTORY_OT_check_labels,
     POSEFACTORY_OT_pod_refresh,
     POSEFACTORY_OT_pod_start,
     POSEFACTORY_OT_pod_stop,

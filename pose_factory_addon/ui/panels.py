@@ -7,6 +7,8 @@ nothing configured, work running, and errors are all shown as labels, never as a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import bpy
 
 from ..core.cost import format_usd
@@ -64,6 +66,28 @@ def _task_status(layout: bpy.types.UILayout, context: bpy.types.Context, name: s
         row = layout.row()
         row.alert = task.level == "ERROR"
         row.label(text=task.text)
+
+
+def _label_check(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The last label check: its progress while it runs, then detection rate, median errors, flags and the report."""
+    _task_status(layout, context, "qa")
+    check = context.window_manager.pose_factory.label_check
+    if not check.folder or context.window_manager.pose_factory.is_running("qa"):
+        return
+    column = layout.column(align=True)
+    column.label(text=f"Label check of {check.folder}", icon="VIEWZOOM")
+    rate = "n/a" if check.detection_rate < 0 else f"{check.detection_rate:.0%}"
+    column.label(text=f"MediaPipe detected a person in {rate} of the images")
+    body = "n/a" if check.body_error < 0 else f"{check.body_error:.3f}"
+    face = "n/a" if check.face_error < 0 else f"{check.face_error:.3f}"
+    column.label(text=f"Median error: body {body}, face {face} body heights")
+    flags = [flag for flag in check.flags.split("\n") if flag]
+    for flag in flags:
+        _alert(column, flag)
+    if not flags:
+        column.label(text="No flags", icon="CHECKMARK")
+    if check.report:
+        column.operator("wm.url_open", text="Open Label Report", icon="URL").url = Path(check.report).as_uri()
 
 
 class POSEFACTORY_UL_characters(bpy.types.UIList):
@@ -244,6 +268,8 @@ class POSEFACTORY_PT_jobs(_SidebarPanel, bpy.types.Panel):
         row = box.row(align=True)
         row.operator("posefactory.open_results_folder", icon="FILE_FOLDER")
         row.operator("posefactory.load_contact_sheet", icon="IMAGE_DATA")
+        box.operator("posefactory.check_labels", icon="VIEWZOOM")
+        _label_check(box, context)
 
 
 class POSEFACTORY_PT_pods(_SidebarPanel, bpy.types.Panel):
@@ -303,6 +329,8 @@ class POSEFACTORY_PT_render_here(_SidebarPanel, bpy.types.Panel):
             row = layout.row(align=True)
             row.operator("posefactory.open_results_folder", icon="FILE_FOLDER")
             row.operator("posefactory.load_contact_sheet", icon="IMAGE_DATA")
+            layout.operator("posefactory.check_labels", icon="VIEWZOOM")
+            _label_check(layout, context)
 
 
 classes = (

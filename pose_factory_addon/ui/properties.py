@@ -15,6 +15,7 @@ import bpy
 
 from ..core import defaults
 from ..core.errors import PoseFactoryError, UsageError
+from ..core.frames import FRAME_SPEC_HELP
 from ..core.manifest import PRESETS
 from ..core.skeletons import KEYPOINT_SETS
 
@@ -111,7 +112,7 @@ class PoseFactorySceneSettings(bpy.types.PropertyGroup):
         default=",".join(f"{value:g}" for value in defaults.ELEVATIONS_DEG),
     )
     frames: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Frames", description="1 | all | every:K | count:K | 1,10,20", default=defaults.FRAMES
+        name="Frames", description=FRAME_SPEC_HELP, default=defaults.FRAMES
     )
     preset: bpy.props.EnumProperty(name="Preset", items=PRESET_ITEMS, default=defaults.PRESET)  # type: ignore[valid-type]
     resolution: bpy.props.IntVectorProperty(  # type: ignore[valid-type]
@@ -162,13 +163,24 @@ class PoseFactoryJob(bpy.types.PropertyGroup):
 
 
 class PoseFactoryTask(bpy.types.PropertyGroup):
-    """A background task (``name`` is its kind: submit, jobs, download, pods, render)."""
+    """A background task (``name`` is its kind: submit, jobs, download, pods, render, qa)."""
 
     label: bpy.props.StringProperty(name="Label")  # type: ignore[valid-type]
     running: bpy.props.BoolProperty(name="Running")  # type: ignore[valid-type]
     fraction: bpy.props.FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")  # type: ignore[valid-type]
     text: bpy.props.StringProperty(name="Text")  # type: ignore[valid-type]
     level: bpy.props.EnumProperty(name="Level", items=MESSAGE_LEVELS)  # type: ignore[valid-type]
+
+
+class PoseFactoryLabelCheck(bpy.types.PropertyGroup):
+    """The last label check (``pose-factory qa``) of a results folder; numbers are -1 when nothing was compared."""
+
+    folder: bpy.props.StringProperty(name="Checked Folder", subtype="DIR_PATH")  # type: ignore[valid-type]
+    report: bpy.props.StringProperty(name="Report", subtype="FILE_PATH")  # type: ignore[valid-type]
+    detection_rate: bpy.props.FloatProperty(name="Detection Rate", default=-1.0)  # type: ignore[valid-type]
+    body_error: bpy.props.FloatProperty(name="Median Body Error", default=-1.0, precision=3)  # type: ignore[valid-type]
+    face_error: bpy.props.FloatProperty(name="Median Face Error", default=-1.0, precision=3)  # type: ignore[valid-type]
+    flags: bpy.props.StringProperty(name="Flags", description="One problem per line")  # type: ignore[valid-type]
 
 
 class PoseFactoryRuntime(bpy.types.PropertyGroup):
@@ -187,6 +199,7 @@ class PoseFactoryRuntime(bpy.types.PropertyGroup):
     pod_cost_per_hour: bpy.props.FloatProperty(name="USD per Hour")  # type: ignore[valid-type]
     pod_error: bpy.props.StringProperty(name="Pod Error")  # type: ignore[valid-type]
     last_output_folder: bpy.props.StringProperty(name="Last Local Render", subtype="DIR_PATH")  # type: ignore[valid-type]
+    label_check: bpy.props.PointerProperty(type=PoseFactoryLabelCheck)  # type: ignore[valid-type]
 
     def task(self, name: str) -> PoseFactoryTask | None:
         return self.tasks.get(name)
@@ -199,7 +212,14 @@ class PoseFactoryRuntime(bpy.types.PropertyGroup):
         return self.jobs[self.job_index] if 0 <= self.job_index < len(self.jobs) else None
 
 
-classes = (PoseFactoryCharacter, PoseFactorySceneSettings, PoseFactoryJob, PoseFactoryTask, PoseFactoryRuntime)
+classes = (
+    PoseFactoryCharacter,
+    PoseFactorySceneSettings,
+    PoseFactoryJob,
+    PoseFactoryTask,
+    PoseFactoryLabelCheck,
+    PoseFactoryRuntime,
+)
 _register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
 
 

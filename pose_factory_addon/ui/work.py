@@ -21,7 +21,7 @@ from ..commands.submit import image_count
 from ..core import defaults
 from ..core.config import Settings
 from ..core.cost import check_render_job, estimate, format_usd, limits_from_settings, load_cost_config, validate
-from ..core.errors import PodError, PoseFactoryError, RenderError
+from ..core.errors import PodError, PoseFactoryError, RenderError, UsageError
 from ..core.frames import frame_count_estimate, parse_frame_spec
 from ..core.manifest import RenderParams, new_render_manifest
 from ..core.pods import Pod, RunPodClient
@@ -31,6 +31,7 @@ from .bridge import (
     JobChanged,
     JobRow,
     JobsListed,
+    LabelsChecked,
     LocalRenderWritten,
     PodReport,
     ResultsDownloaded,
@@ -334,3 +335,39 @@ def _follow_render(process: subprocess.Popen[str], task: TaskContext, errors: li
         elif line.strip():
             errors.append(line.strip())
             del errors[:-20]
+
+
+def check_labels_work(folder: Path, open_report: bool = True) -> Work:
+    """Check the labels of the dataset in ``folder`` against MediaPipe (``pose-factory qa``); Esc stops MediaPipe."""
+
+    def work(task: TaskContext) -> str:
+        try:
+            from ..core.qa_check import check_dataset
+        except ImportError as error:
+            raise UsageError(
+                f"checking labels needs Pillow, which this Blender lacks ({error.name}); "
+                f"run `pose-factory qa {folder}` outside Blender"
+            ) from None
+
+        def progress(done: int, total: int) -> None:
+            task.check_cancelled()
+            task.progress(done, total, f"Checking labels: {done}/{total} images")
+
+        task.progress(0, 1, "Checking labels: starting MediaPipe")
+        result = check_dataset(folder, progress=progress)
+        summary = result.summary
+        task.post(
+            LabelsChecked(
+                folder=str(folder),
+                report=str(result.html_path),
+                detection_rate=summary["detection_rate"],
+                body_error=summary["body_error"]["median"],
+                face_error=summary["face_error"]["median"],
+                flags=tuple(summary["flags"]),
+                open_report=open_report,
+            )
+        )
+        flagged = f"{len(summary['flags'])} flags" if summary["flags"] else "no flags"
+        return f"Labels checked: {summary['detected']}/{summary['images']} detected, {flagged}; report {result.html_path}"
+
+    return work

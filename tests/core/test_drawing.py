@@ -28,3 +28,15 @@ def test_contact_sheet_layout_and_captions():
     assert drawing._fit("A_very_long_character_name front f1", 20) == "~acter_name front f1"
     with pytest.raises(ValueError):
         drawing.contact_sheet([], 2)
+
+
+def test_a_palette_draws_a_second_skeleton_in_other_colours():
+    image = Image.new("RGB", (100, 100))
+    keypoints = [[50.0, 50.0, 0]] * 17
+    keypoints[5] = [30.0, 40.0, 2]  # left_shoulder
+    keypoints[6] = [70.0, 40.0, 2]  # right_shoulder
+    palette = drawing.SidePalette(left=(0, 255, 0), right=(0, 120, 0), centre=(200, 255, 200))
+    drawn = drawing.draw_skeleton(image, keypoints, palette=palette)
+    assert drawn.getpixel((30, 40)) == palette.left and drawn.getpixel((70, 40)) == palette.right
+    assert drawn.getpixel((50, 40)) == palette.left
+    assert drawing.draw_skeleton(image, keypoints).getpixel((70, 40)) == drawing.RIGHT_COLOUR

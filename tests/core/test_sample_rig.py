@@ -60,11 +60,15 @@ def test_clips_loop_and_start_at_frame_one(name: str) -> None:
     assert all(np.allclose(first[bone], wrapped[bone]) for bone in first)
 
 
-def test_wave_raises_the_right_hand_above_the_head_in_every_frame() -> None:
+def test_wave_raises_the_right_hand_beside_the_head_in_every_frame() -> None:
+    wrist_x = []
     for frame in range(1, motion("wave").frame_count + 1):
         joints = joint_positions("slim", "wave", frame)
-        assert joints["RightHand"][2] > joints["HeadTop_End"][2] + 0.05
+        assert joints["RightHand"][2] > joints["Head"][2] + 0.1, "the hand is up at head height"
+        assert joints["RightForeArm"][2] >= joints["RightArm"][2] and joints["RightForeArm"][1] < -0.05, "elbow out and forward"
         assert joints["LeftHand"][2] < joints["LeftArm"][2] - 0.3
+        wrist_x.append(joints["RightHand"][0])
+    assert max(wrist_x) - min(wrist_x) > 0.1, "the hand swings side to side"
 
 
 def test_walk_alternates_legs_and_arms() -> None:

@@ -120,7 +120,7 @@ def test_left_and_right_are_the_characters(dataset):
     back = _label(out, "walk", "back_f0001")
     assert _points(front, "left_shoulder")[0] > _points(front, "right_shoulder")[0]
     assert _points(back, "left_shoulder")[0] < _points(back, "right_shoulder")[0]
-    wave = _label(out, "wave", "front_f0001")  # the RIGHT hand waves above the head
+    wave = _label(out, "wave", "front_f0001")  # the RIGHT hand waves beside the head, wrist above the nose
     assert _points(wave, "right_wrist")[1] < _points(wave, "nose")[1] < _points(wave, "left_wrist")[1]
     assert _points(wave, "right_wrist")[0] < SIZE / 2
 

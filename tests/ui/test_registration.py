@@ -25,6 +25,7 @@ OPERATORS = {
     "render_local",
     "open_results_folder",
     "load_contact_sheet",
+    "check_labels",
     "scan_characters",
     "cancel_task",
     "watch_tasks",
