@@ -32,6 +32,7 @@ MIN_VISIBILITY_AGREEMENT: Final = 0.5  # below: our v = 2 / v = 1 disagree with 
 MAX_SWAP_SUSPECT_RATE: Final = 0.20  # above, in non-side views: left and right look exchanged
 SWAP_ERROR_RATIO: Final = 0.75  # an image is a swap suspect when the swapped error is below this times the error
 SWAP_MIN_GAIN: Final = 0.01  # ... and at least this much lower (body heights)
+SWAP_MAX_FIT: Final = 0.05  # ... and the swapped labels fit MediaPipe this well (a failed detection fits nothing)
 MEDIAPIPE_VISIBLE_SCORE: Final = 0.5  # MediaPipe's visibility score at and above which it calls a landmark visible
 SIDE_VIEW_TOLERANCE_DEG: Final = 30.0  # azimuths this close to 90 or 270 degrees are side views
 
@@ -43,6 +44,7 @@ THRESHOLDS: Final = {
     "max_swap_suspect_rate": MAX_SWAP_SUSPECT_RATE,
     "swap_error_ratio": SWAP_ERROR_RATIO,
     "swap_min_gain": SWAP_MIN_GAIN,
+    "swap_max_fit": SWAP_MAX_FIT,
     "mediapipe_visible_score": MEDIAPIPE_VISIBLE_SCORE,
     "side_view_tolerance_deg": SIDE_VIEW_TOLERANCE_DEG,
 }
@@ -54,7 +56,8 @@ THRESHOLD_NOTES: Final = {
     "min_visibility_agreement": "flag when our visibility agrees with MediaPipe's less often than this",
     "max_swap_suspect_rate": "flag when more of the non-side views than this are swap suspects",
     "swap_error_ratio": "a swap suspect's swapped body error is below this times its body error ...",
-    "swap_min_gain": "... and lower by at least this (body heights)",
+    "swap_min_gain": "... and lower by at least this (body heights) ...",
+    "swap_max_fit": "... and at most this (body heights): the swapped labels really fit MediaPipe",
     "mediapipe_visible_score": "MediaPipe's visibility score from which a landmark counts as visible",
     "side_view_tolerance_deg": "azimuths closer than this to 90 or 270 degrees are side views (degrees)",
 }
@@ -161,7 +164,9 @@ def compare_image(ours: FloatArray, theirs: FloatArray | None, height_px: float,
 
     Only our visible keypoints (v == 2) count for errors. The swap check re-labels ours with left
     and right exchanged and measures the body error again: when that fits MediaPipe clearly
-    better (:data:`SWAP_ERROR_RATIO`, :data:`SWAP_MIN_GAIN`) the image is a swap suspect.
+    better (:data:`SWAP_ERROR_RATIO`, :data:`SWAP_MIN_GAIN`) and fits it well in itself
+    (:data:`SWAP_MAX_FIT`) the image is a swap suspect. Without the last condition a detection
+    that collapsed one side onto the other would accuse correct labels.
     """
     ours = np.asarray(ours, dtype=np.float64)
     errors = np.full(len(ours), np.nan)
@@ -185,6 +190,7 @@ def compare_image(ours: FloatArray, theirs: FloatArray | None, height_px: float,
         and swapped_error is not None
         and swapped_error < SWAP_ERROR_RATIO * body_error
         and body_error - swapped_error >= SWAP_MIN_GAIN
+        and swapped_error <= SWAP_MAX_FIT
     )
 
     body_offsets_px = ours[body_visible, :2] - theirs[body_visible, :2]

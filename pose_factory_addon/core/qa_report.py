@@ -145,7 +145,7 @@ def _summary_cards(summary: Mapping[str, Any]) -> str:
     body, face, swap = summary["body_error"], summary["face_error"], summary["swap"]
     visibility, offset = summary["visibility"], summary["offset"]
     rate = summary["detection_rate"]
-    sources = ", ".join(f"{name}: {count}" for name, count in sorted(summary["height_source"].items()))
+    sources = " + ".join(f"{name} ({count} images)" for name, count in sorted(summary["height_source"].items()))
     offset_value = "n/a" if offset["mean"] is None else f"{offset['mean'][0]:+.4f}, {offset['mean'][1]:+.4f}"
     offset_note = (
         ""
@@ -185,7 +185,7 @@ def _summary_cards(summary: Mapping[str, Any]) -> str:
             offset_note,
             offset["norm"] is not None and offset["norm"] > THRESHOLDS["max_mean_offset"],
         ),
-        _card("Body height from", sources, "height_m: fy·H/Z at the hips; bbox: the label's box height"),
+        _card("Errors divided by", "body height", f"from {sources}; height_m: fy·H/Z at the hips, bbox: the label's box height"),
     ]
     return f'<div class="cards">{"".join(cards)}</div>'
 

@@ -250,3 +250,15 @@ def test_the_summary_is_json_ready_and_names_every_threshold() -> None:
 
 def test_every_threshold_is_explained() -> None:
     assert qa.THRESHOLD_NOTES.keys() == qa.THRESHOLDS.keys()
+
+
+def test_a_failed_detection_does_not_accuse_correct_labels() -> None:
+    """MediaPipe sometimes folds a back view into a mirrored, badly placed skeleton: swapped labels then fit it
+    less badly than correct ones, but not well (here 16 px = 0.08 body heights off), so the image is no swap suspect."""
+    truth = _skeleton(facing_camera=False)
+    permutation = list(qa.swap_permutation(keypoint_set("mediapipe33")))
+    angles = np.arange(33) * 2.4
+    failed = truth[permutation] + 16.0 * np.column_stack([np.cos(angles), np.sin(angles)])
+    comparison = qa.compare_image(_ours(truth), _theirs(failed), BODY_PX, "mediapipe33")
+    assert comparison.swapped_body_error < qa.SWAP_ERROR_RATIO * comparison.body_error
+    assert comparison.swapped_body_error > qa.SWAP_MAX_FIT and not comparison.swap_suspect
