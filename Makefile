@@ -6,9 +6,12 @@ STAMP := $(VENV)/.setup-stamp
 # `pose-factory qa` runs MediaPipe in its own venv: it needs numpy<2 and protobuf<5 (see qa-requirements.txt).
 QA_VENV := .venv-qa
 QA_STAMP := $(QA_VENV)/.setup-stamp
+# Generated people come from the Anny body model, which needs PyTorch: its own venv too (characters-requirements.txt).
+CHARACTERS_VENV := .venv-anny
+CHARACTERS_STAMP := $(CHARACTERS_VENV)/.setup-stamp
 DEMO_OUT ?= out/demo
 
-.PHONY: setup qa-setup test lint typecheck demo bench extension clean
+.PHONY: setup qa-setup characters-setup test lint typecheck demo bench extension clean
 
 setup: $(STAMP)
 
@@ -28,6 +31,18 @@ $(QA_STAMP): qa-requirements.txt | $(STAMP)
 		2>$(QA_VENV)/check.log || { cat $(QA_VENV)/check.log; exit 1; }
 	@touch $(QA_STAMP)
 
+characters-setup: $(CHARACTERS_STAMP)
+
+# Anny parses the MakeHuman assets into a cache (~/.cache/anny, or $$ANNY_CACHE_DIR) on first use: 1-2 minutes and a
+# few GB of RAM once, so it is built here rather than in the middle of a test or a render.
+$(CHARACTERS_STAMP): characters-requirements.txt | $(STAMP)
+	@test -x $(CHARACTERS_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(CHARACTERS_VENV)
+	$(BIN)/python -m pip --python $(CHARACTERS_VENV)/bin/python install --quiet --no-deps -r characters-requirements.txt
+	@echo "Building the Anny body model's cache (1-2 minutes the first time) ..."
+	@$(CHARACTERS_VENV)/bin/python -W ignore -c "import torch, anny; anny.Anny(rig='mixamo', phenotypes='all')" \
+		>$(CHARACTERS_VENV)/check.log 2>&1 || { cat $(CHARACTERS_VENV)/check.log; exit 1; }
+	@touch $(CHARACTERS_STAMP)
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -35,10 +50,10 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup qa-setup lint typecheck
+test: setup qa-setup characters-setup lint typecheck
 	$(BIN)/python -m pytest
 
-demo: setup
+demo: setup characters-setup
 	$(BIN)/pose-factory demo --out $(DEMO_OUT)
 
 bench: setup

@@ -1,12 +1,14 @@
-"""Seconds per labeled image for each render preset, and the ratio against a seed-style baseline.
+"""Seconds per labeled image for each render preset, the cost of scene variety and passes, and a seed-style baseline.
 
 Runs in one process with the bpy module (Blender already up, as in a worker): every preset
 renders the sample characters through the real pipeline (import, framing, render, labels) at
-512x512 from 8 views over several frames; the baseline re-creates the seed's renderer (EEVEE
-64 TAA samples, one SUN, the fixed camera, a new camera object per view, no labels) on the
-same machine in the same run. Prints a table; nothing is written outside a temp folder.
+512x512 from 8 views over several frames; then the ``standard`` preset again with
+``--randomize full`` and the depth, mask and parts passes (the overhead a realistic dataset
+costs); the baseline re-creates the seed's renderer (EEVEE 64 TAA samples, one SUN, the fixed
+camera, a new camera object per view, no labels) on the same machine in the same run. Prints
+a table; nothing is written outside a temp folder.
 
-    python benchmarks/render_throughput.py [--presets preview,standard] [--frames count:2]
+    python benchmarks/render_throughput.py [--presets preview,standard] [--frames count:2] [--variety full]
 """
 
 from __future__ import annotations
@@ -37,13 +39,28 @@ def _ref(path: Path) -> CharacterRef:
     return CharacterRef(path.stem, hashlib.sha256(path.read_bytes()).hexdigest(), path.suffix[1:])
 
 
-def measure_preset(preset: str, files: list[Path], frames: str, angles: int, size: int, out: Path) -> dict[str, float]:
+def measure_preset(
+    preset: str,
+    files: list[Path],
+    frames: str,
+    angles: int,
+    size: int,
+    out: Path,
+    randomize: str = "none",
+    passes: tuple[str, ...] = (),
+) -> dict[str, float]:
     """Wall seconds per labeled image through the pipeline, and the import/framing/render/label split (s per image)."""
     params = RenderParams(
-        characters=tuple(_ref(path) for path in files), angles=angles, frames=frames, preset=preset, resolution=(size, size)
+        characters=tuple(_ref(path) for path in files),
+        angles=angles,
+        frames=frames,
+        preset=preset,
+        resolution=(size, size),
+        randomize=randomize,
+        passes=passes,
     )
     started = time.perf_counter()
-    summary = render_dataset(params, {path.stem: path for path in files}, out / preset)
+    summary = render_dataset(params, {path.stem: path for path in files}, out / f"{preset}_{randomize}_{len(passes)}")
     wall = time.perf_counter() - started
     images = summary["counts"]["images"]
     timings = summary["timings"]
@@ -98,6 +115,13 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=512, help="square resolution in pixels (default %(default)s)")
     parser.add_argument("--characters", default=",".join(DEFAULT_CHARACTERS), help="sample file names")
     parser.add_argument("--baseline-views", type=int, default=8, help="views rendered by the seed-style baseline (0 = skip)")
+    parser.add_argument("--variety", default="full", help="scene variety measured with the standard preset ('' = skip)")
+    parser.add_argument(
+        "--passes", default="depth,mask;depth,mask,parts", help="pass sets measured with --variety, ';' between sets"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="rounds of the variety comparison, interleaved; the fastest round counts"
+    )
     args = parser.parse_args()
     files = [SAMPLES / name for name in args.characters.split(",")]
     results: dict[str, dict[str, float]] = {}
@@ -106,17 +130,43 @@ def main() -> int:
         for preset in [name for name in args.presets.split(",") if name]:
             results[preset] = measure_preset(preset, files, args.frames, args.angles, args.size, out)
             print(f"measured {preset}", file=sys.stderr, flush=True)
+        results.update(_compare_variety(args, files, out))
         if args.baseline_views:
             results["seed baseline"] = measure_seed_baseline(files[0], args.baseline_views, args.size, out)
-    print(f"{'preset':<14} {'images':>6} {'s/image':>8} {'import+framing':>14} {'render':>8} {'labels':>8} {'vs seed':>8}")
+    print(f"{'preset':<32} {'images':>6} {'s/image':>8} {'import+framing':>14} {'render':>8} {'labels':>8} {'vs seed':>8}")
     baseline = results.get("seed baseline", {}).get("per_image_s")
     for name, row in results.items():
         ratio = f"{baseline / row['per_image_s']:.1f}x" if baseline else "-"
         print(
-            f"{name:<14} {int(row['images']):>6} {row['per_image_s']:>8.3f} {row['import_s']:>14.3f} "
+            f"{name:<32} {int(row['images']):>6} {row['per_image_s']:>8.3f} {row['import_s']:>14.3f} "
             f"{row['render_s']:>8.3f} {row.get('label_s', 0.0):>8.3f} {ratio:>8}"
         )
+    for name in [name for name in results if name.startswith("standard+")]:
+        overhead = results[name]["per_image_s"] / results[_PLAIN]["per_image_s"] - 1
+        print(f"{name} costs {overhead:+.0%} per image over {_PLAIN}")
     return 0
+
+
+_PLAIN = "standard (variety run)"
+
+
+def _compare_variety(args: argparse.Namespace, files: list[Path], out: Path) -> dict[str, dict[str, float]]:
+    """The standard preset without and with ``--variety`` and each pass set, measured in interleaved rounds
+    (the fastest round of each counts), so a slow moment of a shared machine does not land on one side."""
+    if not args.variety:
+        return {}
+    configs = {_PLAIN: ("none", ())}
+    for pass_set in args.passes.split(";"):
+        passes = tuple(name for name in pass_set.split(",") if name)
+        configs[f"standard+{args.variety}" + (f"+{'+'.join(passes)}" if passes else "")] = (args.variety, passes)
+    best: dict[str, dict[str, float]] = {}
+    for round_index in range(max(args.repeat, 1)):
+        for name, (level, passes) in configs.items():
+            row = measure_preset("standard", files, args.frames, args.angles, args.size, out / str(round_index), level, passes)
+            if name not in best or row["per_image_s"] < best[name]["per_image_s"]:
+                best[name] = row
+            print(f"measured {name} (round {round_index + 1})", file=sys.stderr, flush=True)
+    return best
 
 
 if __name__ == "__main__":

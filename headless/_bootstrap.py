@@ -33,3 +33,12 @@ def load_package(launcher: str) -> ModuleType:
 def script_arguments(argv: list[str]) -> list[str]:
     """The launcher's own arguments: those after ``--`` under Blender, else all but the script name."""
     return argv[argv.index("--") + 1 :] if "--" in argv else argv[1:]
+
+
+def run_cli(launcher: str, arguments: list[str]) -> int:
+    """Run ``pose-factory <arguments>`` from the package that ships ``launcher``; returns its exit status."""
+    package = load_package(launcher)
+    cli = importlib.import_module(f"{package.__name__}.cli")
+    status = int(cli.main(arguments))
+    sys.stdout.flush()
+    return status

@@ -8,7 +8,6 @@ missing or unusable or a character failed.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
@@ -17,8 +16,4 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bootstrap
 
 if __name__ == "__main__":
-    package = _bootstrap.load_package(__file__)
-    cli = importlib.import_module(f"{package.__name__}.cli")
-    status = cli.main(["render", *_bootstrap.script_arguments(sys.argv)])
-    sys.stdout.flush()
-    sys.exit(status)
+    sys.exit(_bootstrap.run_cli(__file__, ["render", *_bootstrap.script_arguments(sys.argv)]))

@@ -23,20 +23,34 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from .core import defaults
+from .core.character_files import preferred_character_file
 from .core.config import load_settings, user_data_dir
-from .core.errors import ManifestError, PoseFactoryError, RenderError, UsageError
-from .core.manifest import JobManifest, RenderParams
-from .core.queue import JobCancelled, JobQueue, Lease, LeaseLost, PermanentJobError, fetch_character
+from .core.enhance_options import EnhanceOptions
+from .core.errors import CostLimitExceeded, EnhanceError, ManifestError, PoseFactoryError, QAError, RenderError, UsageError
+from .core.manifest import CHARACTER_EXTENSIONS, CharacterParams, JobManifest, RenderParams
+from .core.queue import (
+    JobCancelled,
+    JobQueue,
+    Lease,
+    LeaseLost,
+    PermanentJobError,
+    character_ref_for,
+    fetch_character,
+    fetch_motion,
+)
 from .core.security import is_safe_slug, redact, resolve_under, safe_slug
 from .core.store import ObjectStore, open_store
 
 ProgressCallback = Callable[[int, int], None]
 _FINISHED_MARKER = ".finished"
+CHARACTERS_DIR = "characters"  # a job's generated character files, published as assets
+ENHANCED_DIR = "enhanced"  # a render job's dataset enhanced by Stability AI (params.enhance), inside its results
+ASSETS_FILE = "assets.json"
 
 
 class JobHandler(Protocol):
@@ -51,13 +65,77 @@ class _ShutdownRequested(Exception):
 
 def render_job(manifest: JobManifest, files: Mapping[str, Path], out_dir: Path, progress: ProgressCallback) -> None:
     """The ``render`` handler: the bpy renderer; any per-character failure fails the job."""
-    from .render.pipeline import render_dataset
 
     assert isinstance(manifest.params, RenderParams)
-    dataset = render_dataset(manifest.params, files, out_dir, progress)
+    _render_all(manifest.params, files, files, out_dir, progress)
+
+
+def _render_all(
+    params: RenderParams, characters: Mapping[str, Path], assets: Mapping[str, Path], out_dir: Path, progress: ProgressCallback
+) -> None:
+    """Render ``params`` with the fetched BVH motions in ``assets``; any per-character failure fails the job.
+
+    With ``params.enhance`` the dataset is then enhanced into ``<out_dir>/enhanced`` (what that needs is
+    checked before rendering, so a missing key costs no GPU time).
+    """
+    from .render.pipeline import render_dataset
+
+    enhancement = prepare_enhancement(params.enhance) if params.enhance is not None else None
+    motion_files = {motion.name: assets[motion.asset_key] for motion in params.motions if not motion.is_library}
+    dataset = render_dataset(params, characters, out_dir, progress, motion_files=motion_files)
     failures = dataset.get("failures") or []
     if failures:
         raise RenderError("; ".join(_failure_text(item) for item in failures))
+    if enhancement is not None:
+        enhancement(out_dir, progress, len(dataset["images"]))
+
+
+EnhancementStep = Callable[[Path, ProgressCallback, int], None]
+"""Enhances the dataset in a folder; progress continues after the given number of rendered images."""
+
+
+def prepare_enhancement(options: EnhanceOptions) -> EnhancementStep:
+    """Check what enhancing needs on this worker (``STABILITY_API_KEY`` in its environment, MediaPipe, the cost
+    config) and return the step that enhances a rendered dataset into ``<folder>/enhanced``.
+
+    The submitter confirmed the cost; here the hard limits of this worker's settings apply again. Refusals
+    (no key, out of credits, a rejected prompt, above a limit) fail the job for good; rate limits and
+    server errors that outlast the retries fail the attempt, so the job is retried.
+
+    Raises:
+        PermanentJobError: the key or the QA interpreter is missing.
+    """
+    from .core.enhance import enhance, plan_enhancement
+    from .core.enhance_cost import check_enhance_cost
+    from .core.qa_detector import find_qa_python
+    from .core.stability import StabilityClient, TransientError
+
+    settings = load_settings()
+    try:
+        client = StabilityClient.from_settings(settings)
+        qa_python = find_qa_python()
+    except PoseFactoryError as error:
+        raise PermanentJobError(f"this job asks for enhancement, but {error}") from None
+
+    def step(folder: Path, progress: ProgressCallback, rendered: int) -> None:
+        try:
+            plan = plan_enhancement(folder, folder / ENHANCED_DIR, options)
+            total = rendered + len(plan.items)
+            cost = check_enhance_cost(len(plan.pending), options.mode, settings)
+            enhance(
+                plan,
+                client,
+                cost,
+                progress=lambda done, _total: progress(rendered + done, total),
+                qa_progress=lambda _done, _total: progress(total, total),
+                qa_python=qa_python,
+            )
+        except TransientError:
+            raise
+        except (EnhanceError, CostLimitExceeded, QAError, UsageError) as error:
+            raise PermanentJobError(f"enhancement: {error}") from None
+
+    return step
 
 
 def _failure_text(item: Any) -> str:
@@ -69,8 +147,41 @@ def _failure_text(item: Any) -> str:
 
 
 def character_job(manifest: JobManifest, files: Mapping[str, Path], out_dir: Path, progress: ProgressCallback) -> None:
-    """The ``character`` handler: generation is not part of this worker yet."""
-    raise PermanentJobError("character generation jobs are not supported by this worker yet")
+    """The ``character`` handler: generate the people into ``characters/`` (the agent publishes them as assets),
+    then, with ``then_render``, render them into the job's results like a render job.
+
+    Progress counts the generation steps first, then the images. A person that cannot be made (an
+    impossible height for the age) fails the job for good: retrying would not change it.
+    """
+    from .core.characters import people
+    from .render.characters import generate_characters
+
+    params = manifest.params
+    assert isinstance(params, CharacterParams)
+    characters_dir = out_dir / CHARACTERS_DIR
+    records, errors = generate_characters(people(params.spec, params.count), characters_dir, progress, params.formats)
+    if errors:
+        raise PermanentJobError("; ".join(errors))
+    if params.then_render is None:
+        return
+    chosen = {record["name"]: characters_dir / preferred_character_file(record["files"]) for record in records}
+    refs = tuple(replace(character_ref_for(path), name=name) for name, path in chosen.items())
+    _render_all(replace(params.then_render, characters=refs), chosen, files, out_dir, progress)
+
+
+def publish_characters(queue: JobQueue, out_dir: Path) -> list[dict[str, str]]:
+    """Upload the character files a job wrote under ``characters/`` as content-addressed assets, and list them
+    in ``characters/assets.json`` (``name``, ``sha256``, ``ext``), so render jobs can name them without a new upload."""
+    characters_dir = out_dir / CHARACTERS_DIR
+    if not characters_dir.is_dir():
+        return []
+    assets = []
+    for path in sorted(characters_dir.iterdir()):
+        if path.suffix.lower().lstrip(".") in CHARACTER_EXTENSIONS:
+            ref = queue.upload_character(path)
+            assets.append({"name": ref.name, "sha256": ref.sha256, "ext": ref.ext})
+    (characters_dir / ASSETS_FILE).write_text(json.dumps(assets, indent=1) + "\n", encoding="utf-8")
+    return assets
 
 
 BUILTIN_HANDLERS: Mapping[str, JobHandler] = {"render": render_job, "character": character_job}
@@ -220,6 +331,9 @@ def _process(
         handler(manifest, files, out_dir, progress)
         if lease.cancelled:
             raise JobCancelled(f"job {job_id} was cancelled")
+        published = publish_characters(queue, out_dir)
+        if published:
+            log("characters_published", job_id, count=len(published))
         heartbeat.done.set()
         won = lease.complete(out_dir)
         log("job_completed", job_id, attempt=lease.attempt, committed=won, seconds=round(time.monotonic() - started, 3))
@@ -259,10 +373,18 @@ def _safely(action: Callable[[], Any], job_id: str, log: EventLog) -> Any:
 
 
 def _fetch_assets(store: ObjectStore, manifest: JobManifest, workspace: Path) -> dict[str, Path]:
-    if not isinstance(manifest.params, RenderParams):
+    params = manifest.params if isinstance(manifest.params, RenderParams) else manifest.params.then_render
+    if params is None:
         return {}
     cache = workspace / "cache" / "characters"
-    return {ref.name: fetch_character(store, ref, cache) for ref in manifest.params.characters}
+    files = {ref.name: fetch_character(store, ref, cache) for ref in params.characters}
+    # BVH motions are keyed by their asset key, which contains "/" and so never equals a character name.
+    motions = workspace / "cache" / "motions"
+    for motion in params.motions:
+        if not motion.is_library:
+            motions.mkdir(parents=True, exist_ok=True)
+            files[motion.asset_key] = fetch_motion(store, motion, motions)
+    return files
 
 
 def _clean_workspace(workspace: Path, max_age_s: float, log: EventLog) -> None:

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "render",
     "preview",
     "qa",
+    "enhance",
     "demo",
     "submit",
     "status",
@@ -32,6 +33,8 @@ COMMAND_MODULES = (
     "pods",
     "config",
     "samples",
+    "characters",
+    "motions",
 )
 
 

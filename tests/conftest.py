@@ -66,16 +66,27 @@ def extension_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build.build(tmp_path_factory.mktemp("dist"))
 
 
-@pytest.fixture(scope="session")
-def qa_python() -> Path:
-    """The QA interpreter made by ``make qa-setup`` (MediaPipe); its tests skip without it, except in CI."""
-    python = REPO / ".venv-qa" / "bin" / "python"
+def _side_python(venv: str, make_target: str) -> Path:
+    """A side interpreter made by ``make <make_target>``; its tests skip without it, except in CI, which must have it."""
+    python = REPO / venv / "bin" / "python"
     if not python.is_file():
-        reason = f"{python} is missing: run `make qa-setup`"
+        reason = f"{python} is missing: run `make {make_target}`"
         if os.environ.get("CI"):
             pytest.fail(f"{reason} (CI must have it)")
         pytest.skip(reason)
     return python
+
+
+@pytest.fixture(scope="session")
+def qa_python() -> Path:
+    """The QA interpreter made by ``make qa-setup`` (MediaPipe)."""
+    return _side_python(".venv-qa", "qa-setup")
+
+
+@pytest.fixture(scope="session")
+def characters_python() -> Path:
+    """The characters interpreter made by ``make characters-setup`` (PyTorch, Anny)."""
+    return _side_python(".venv-anny", "characters-setup")
 
 
 _session_status = {"exit": 0}

@@ -1,10 +1,14 @@
-"""Progress of a long local render: a one-line bar on a terminal, plain log lines otherwise."""
+"""Progress of long local work: a one-line bar on a terminal, plain log lines otherwise, and machine-readable
+lines (:mod:`pose_factory_addon.core.progress`) when a parent process asked for them."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
+
+from ..core.progress import PROGRESS_LINES_ENV, progress_line
 
 _BAR_WIDTH = 24
 _PLAIN_EVERY_S = 5.0
@@ -20,10 +24,12 @@ def _clock(seconds: float) -> str:
 class ProgressBar:
     """Callable ``(done, total)`` that shows images done / total, the rate and the ETA on ``stream``."""
 
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+    def __init__(self, label: str, stream: TextIO | None = None, unit: str = "images") -> None:
         self.label = label
+        self.unit = unit
         self.stream = stream or sys.stderr
-        self.interactive = self.stream.isatty()
+        self.machine = os.environ.get(PROGRESS_LINES_ENV) == "1"
+        self.interactive = self.stream.isatty() and not self.machine
         self.started = time.monotonic()
         self.last_line = 0.0
         self.shown = False
@@ -32,8 +38,10 @@ class ProgressBar:
         elapsed = time.monotonic() - self.started
         rate = done / elapsed if elapsed > 0 and done else 0.0
         eta = _clock((total - done) / rate) if rate else "?"
-        text = f"{self.label}: {done}/{total} images, {rate:.2f} img/s, ETA {eta}"
-        if self.interactive:
+        text = f"{self.label}: {done}/{total} {self.unit}, {rate:.2f} {self.unit}/s, ETA {eta}"
+        if self.machine:
+            print(progress_line(done, total, text), file=self.stream, flush=True)
+        elif self.interactive:
             filled = round(_BAR_WIDTH * done / total) if total else 0
             bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
             self.stream.write(f"\r[{bar}] {text}  ")

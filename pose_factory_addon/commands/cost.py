@@ -58,6 +58,9 @@ def run_cost(args: argparse.Namespace) -> int:
     breakdown = result["breakdown"]
     if breakdown["type"] == "local":
         print(f"  GPU time   {breakdown['seconds_per_image']} s per image at {format_usd(breakdown['gpu_cost_per_hr'])}/h")
+    elif breakdown["type"] == "credits":
+        credits = f"{breakdown['credits_per_call']:g} credits per {breakdown['model']} call"
+        print(f"  pricing    {credits} at {format_usd(breakdown['usd_per_credit'])} per credit")
     else:
         steps = f"{breakdown['steps']} steps ({format_usd(breakdown['steps_cost'])})"
         resolution = f"{breakdown['resolution_multiplier']} ({breakdown['resolution']})"
@@ -75,6 +78,10 @@ def _print_providers(providers: list[dict[str, Any]], as_json: bool) -> int:
         if entry["type"] == "local":
             price = f"{format_usd(entry['gpu_cost_per_hr'])}/h GPU, {entry['avg_render_time_sec']} s per image"
             options = "-"
+        elif entry["type"] == "credits":
+            price = f"{format_usd(entry['usd_per_credit'])} per credit"
+            calls = entry["credits_per_call"].items()
+            options = "models " + ", ".join(f"{name} ({credits:g} credits)" for name, credits in calls)
         else:
             price = f"{format_usd(entry['base_cost'])} base + {format_usd(entry['steps_cost_per_step'])}/step"
             options = f"resolutions {', '.join(entry['resolutions'])}; models {', '.join(entry['models'])}"

@@ -13,10 +13,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ..core.errors import UsageError
-from .preview import write_contact_sheet
+from ..core.character_files import character_files
+from ..core.characters import character_spec
+from ..core.contact_sheets import write_contact_sheet
+from ..core.errors import CharacterError, UsageError
+from ..core.generation import find_characters_python
 from .render import render_locally
-from .render_options import character_files, render_params_from_args
+from .render_options import render_params_from_args
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples" / "characters"
 DEMO_OPTIONS = {
@@ -30,6 +33,12 @@ DEMO_OPTIONS = {
     "seed": 0,
 }
 CONTACT_SHEET = "contact_sheet.png"
+PEOPLE_DIR = "people"
+# Generated beside the samples, so the first command already shows people of another sex, age and build.
+DEMO_PEOPLE = (
+    {"gender": "female", "age": 29, "body_type": "athletic", "ethnicity": "african", "seed": 1},
+    {"gender": "male", "age": 67, "body_type": "heavy", "ethnicity": "caucasian", "seed": 2},
+)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -42,10 +51,27 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run_demo)
 
 
+def _generate_people(out: Path) -> list[Path]:
+    """The demo's generated people (GLB) in ``out``, or none, with a note, when the characters venv is missing."""
+    try:
+        find_characters_python()
+    except CharacterError as error:
+        print(f"pose-factory demo: no generated people in this demo: {error}", file=sys.stderr)
+        return []
+    from ..render.characters import generate_characters
+
+    print(f"demo: generating {len(DEMO_PEOPLE)} people with the Anny body model into {out}", file=sys.stderr)
+    records, errors = generate_characters([character_spec(**person) for person in DEMO_PEOPLE], out, formats=("glb",))
+    for error in errors:
+        print(f"pose-factory demo: {error}", file=sys.stderr)
+    return [out / f"{record['name']}.glb" for record in records]
+
+
 def run_demo(args: argparse.Namespace) -> int:
     if not args.samples.is_dir():
         raise UsageError(f"{args.samples}: sample characters not found (run from a source checkout or pass --samples)")
-    files = character_files([args.samples])
+    people = _generate_people(args.out / PEOPLE_DIR)
+    files = character_files([args.samples, *people])
     params = render_params_from_args(SimpleNamespace(**DEMO_OPTIONS), files, output_name="demo")
     summary = render_locally(params, files, args.out, workers=args.workers)
     sheet = args.out / CONTACT_SHEET

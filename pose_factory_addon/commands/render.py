@@ -1,7 +1,8 @@
 """``pose-factory render PATH... --out DIR``: render and label characters on this machine.
 
 With ``--workers N`` the characters are split over N Blender processes (each runs this same
-command on its share with hidden options) and the parts are merged into one dataset.
+command on its share, reading its exact options from a manifest file so nothing is lost in
+translation to flags) and the parts are merged into one dataset.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from ..core.character_files import character_files
+from ..core.child_process import child_environment, cli_command
 from ..core.dataset import merge_summaries, read_labels, write_dataset_files, write_json
 from ..core.errors import RenderError, UsageError
-from ..core.manifest import RenderParams
+from ..core.manifest import RenderParams, manifest_from_json, new_render_manifest
+from ..core.progress import parse_progress_line, progress_line
 from ._progress import ProgressBar
-from .render_options import add_render_options, character_files, render_params_from_args
-
-_PROGRESS_PREFIX = "@pose-factory-progress"
+from .render_options import add_render_options, motion_files, render_params_from_args
 
 
 def add_parser(subparsers: Any) -> None:
@@ -36,7 +39,15 @@ def add_parser(subparsers: Any) -> None:
     add_render_options(parser)
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="parallel Blender processes (default 1)")
     parser.add_argument("--debug-overlays", action="store_true", help="also write skeleton overlays to DIR/overlays/")
+    parser.add_argument(
+        "--backgrounds",
+        type=Path,
+        metavar="DIR",
+        help="with --randomize: your own HDRIs (.hdr/.exr) and photos (.jpg/.png) to draw backgrounds from, "
+        "besides the world images bundled with Blender",
+    )
     parser.add_argument("--summary-to", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--params-from", type=Path, help=argparse.SUPPRESS)
     parser.set_defaults(func=run_render)
 
 
@@ -47,28 +58,50 @@ def _report_failures(summary: dict[str, Any]) -> int:
 
 
 def render_locally(
-    params: RenderParams, files: Mapping[str, Path], out_dir: Path, workers: int = 1, debug_overlays: bool = False
+    params: RenderParams,
+    files: Mapping[str, Path],
+    out_dir: Path,
+    workers: int = 1,
+    debug_overlays: bool = False,
+    motions: Mapping[str, Path] | None = None,
+    backgrounds: Path | None = None,
 ) -> dict[str, Any]:
-    """Render ``params`` into ``out_dir`` with a progress display; returns the dataset summary."""
+    """Render ``params`` into ``out_dir`` with a progress display; returns the dataset summary.
+
+    ``motions`` maps the name of each BVH motion in ``params.motions`` to its file; ``backgrounds``
+    is a folder of the user's own HDRIs and photos for ``params.randomize``.
+    """
     bar = ProgressBar("render")
     try:
         if workers <= 1 or len(files) <= 1:
             from ..render.pipeline import render_dataset
 
-            return render_dataset(params, files, out_dir, bar, debug_overlays=debug_overlays)
-        return _render_in_workers(params, files, out_dir, workers, debug_overlays, bar)
+            return render_dataset(
+                params, files, out_dir, bar, motion_files=motions, backgrounds=backgrounds, debug_overlays=debug_overlays
+            )
+        return _render_in_workers(
+            params, files, out_dir, _WorkerOptions(workers, debug_overlays, motions or {}, backgrounds), bar
+        )
     finally:
         bar.close()
+
+
+def _checked_backgrounds(folder: Path | None) -> Path | None:
+    if folder is not None and not folder.is_dir():
+        raise UsageError(f"--backgrounds {folder}: no such folder")
+    return folder
 
 
 def run_render(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     files = character_files(args.paths)
+    backgrounds = _checked_backgrounds(args.backgrounds)
+    motions = {name: path for name, path in motion_files(args.motion).items() if path is not None}
+    if args.summary_to is not None and args.params_from is not None:
+        return _run_worker(args, files, motions)
     params = render_params_from_args(args, files)
-    if args.summary_to is not None:
-        return _run_worker(args, params, files)
-    summary = render_locally(params, files, args.out, args.workers, args.debug_overlays)
+    summary = render_locally(params, files, args.out, args.workers, args.debug_overlays, motions, backgrounds)
     counts = summary["counts"]
     print(
         f"{counts['images']} images of {counts['characters']} character(s) in {args.out} "
@@ -78,13 +111,26 @@ def run_render(args: argparse.Namespace) -> int:
     return _report_failures(summary)
 
 
-def _run_worker(args: argparse.Namespace, params: RenderParams, files: Mapping[str, Path]) -> int:
+def _run_worker(args: argparse.Namespace, files: Mapping[str, Path], motions: Mapping[str, Path]) -> int:
+    """One worker of ``--workers``: its share of the characters with the parent's validated params."""
     from ..render.pipeline import render_dataset
 
-    def report(done: int, total: int) -> None:
-        print(f"{_PROGRESS_PREFIX} {done} {total}", flush=True)
+    params = manifest_from_json(args.params_from.read_bytes()).params
+    assert isinstance(params, RenderParams)
 
-    summary = render_dataset(params, files, args.out, report, debug_overlays=args.debug_overlays, write_summary=False)
+    def report(done: int, total: int) -> None:
+        print(progress_line(done, total), file=sys.stderr, flush=True)
+
+    summary = render_dataset(
+        params,
+        files,
+        args.out,
+        report,
+        motion_files=motions,
+        backgrounds=args.backgrounds,
+        debug_overlays=args.debug_overlays,
+        write_summary=False,
+    )
     write_json(args.summary_to, summary)
     return 0
 
@@ -96,37 +142,59 @@ def _split(names: Sequence[str], workers: int) -> list[list[str]]:
     return groups
 
 
-def _worker_command(params: RenderParams, paths: list[Path], out_dir: Path, summary: Path, debug_overlays: bool) -> list[str]:
-    command = [sys.executable, "-m", "pose_factory_addon.cli", "render", *map(str, paths), "--out", str(out_dir)]
-    command += ["--angles", str(params.angles), "--elevations", ",".join(f"{value:g}" for value in params.elevations)]
-    command += ["--frames", params.frames, "--preset", params.preset, "--resolution", "x".join(map(str, params.resolution))]
-    command += ["--labels", ",".join(params.labels), "--framing", params.framing, "--seed", str(params.seed)]
-    command += ["--summary-to", str(summary)]
-    return command + (["--debug-overlays"] if debug_overlays else [])
+@dataclass(frozen=True)
+class _WorkerOptions:
+    """How ``--workers`` runs: how many, and what each worker needs besides its params."""
+
+    count: int
+    debug_overlays: bool
+    motions: Mapping[str, Path]
+    backgrounds: Path | None
 
 
-def _follow(process: subprocess.Popen[str], slot: int, state: dict[int, tuple[int, int]], update: Callable[[], None]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith(_PROGRESS_PREFIX):
-            done, total = (int(part) for part in line.split()[1:3])
-            state[slot] = (done, total)
-            update()
+def _worker_command(
+    params: RenderParams, files: Mapping[str, Path], out_dir: Path, part: Path, options: _WorkerOptions
+) -> list[str]:
+    """The command for one worker; its share of ``params`` goes in ``part.json`` as a render manifest."""
+    share = replace(params, characters=tuple(ref for ref in params.characters if ref.name in files))
+    params_path = part.with_suffix(".params.json")
+    params_path.write_text(new_render_manifest(share).to_json(), encoding="utf-8")
+    command = cli_command(["render", *map(str, files.values()), "--out", str(out_dir)])
+    command += ["--params-from", str(params_path), "--summary-to", str(part.with_suffix(".json"))]
+    bvh_files = [str(options.motions[motion.name]) for motion in params.motions if not motion.is_library]
+    if bvh_files:
+        command += ["--motion", ",".join(bvh_files)]
+    if options.backgrounds is not None:
+        command += ["--backgrounds", str(options.backgrounds)]
+    return command + (["--debug-overlays"] if options.debug_overlays else [])
+
+
+def _follow(
+    process: subprocess.Popen[str], slot: int, state: dict[int, tuple[int, int]], update: Callable[[], None], log: TextIO
+) -> None:
+    """Turn a worker's progress lines into the shared progress; everything else it says goes to its log."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        parsed = parse_progress_line(line)
+        if parsed is None:
+            log.write(line)
+            continue
+        state[slot] = parsed[:2]
+        update()
 
 
 def _render_in_workers(
     params: RenderParams,
     files: Mapping[str, Path],
     out_dir: Path,
-    workers: int,
-    debug_overlays: bool,
+    options: _WorkerOptions,
     progress: Callable[[int, int], None],
 ) -> dict[str, Any]:
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     parts_dir = out_dir / ".workers"
     parts_dir.mkdir(exist_ok=True)
-    groups = _split(list(files), workers)
+    groups = _split(list(files), options.count)
     state: dict[int, tuple[int, int]] = {}
     lock = threading.Lock()
 
@@ -138,17 +206,20 @@ def _render_in_workers(
     threads = []
     for slot, names in enumerate(groups):
         summary_path = parts_dir / f"part-{slot}.json"
-        command = _worker_command(params, [files[name] for name in names], out_dir, summary_path, debug_overlays)
-        with (parts_dir / f"part-{slot}.log").open("w", encoding="utf-8") as log:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
-        thread = threading.Thread(target=_follow, args=(process, slot, state, update), daemon=True)
+        command = _worker_command(params, {name: files[name] for name in names}, out_dir, summary_path, options)
+        log = (parts_dir / f"part-{slot}.log").open("w", encoding="utf-8")
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.PIPE, text=True, errors="replace", env=child_environment()
+        )
+        thread = threading.Thread(target=_follow, args=(process, slot, state, update, log), daemon=True)
         thread.start()
-        processes.append((process, summary_path, names))
+        processes.append((process, summary_path, names, log))
         threads.append(thread)
     parts = []
-    for (process, summary_path, names), thread in zip(processes, threads, strict=True):
+    for (process, summary_path, names, log), thread in zip(processes, threads, strict=True):
         thread.join()
         process.wait()
+        log.close()
         log_path = summary_path.with_suffix(".log")
         errors = log_path.read_text(encoding="utf-8", errors="replace").strip()
         if process.returncode != 0 or not summary_path.is_file():
@@ -156,6 +227,7 @@ def _render_in_workers(
             raise RenderError(f"a render worker for {', '.join(names)} failed: {last}")
         parts.append(json.loads(summary_path.read_text(encoding="utf-8")))
         summary_path.unlink()
+        summary_path.with_suffix(".params.json").unlink()
         log_path.unlink()
     parts_dir.rmdir()
     summary = merge_summaries(parts, time.perf_counter() - started)

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from typing import Any
 
 from ..core import defaults
+from ..core.character_files import character_files
 from ..core.config import load_settings
 from ..core.cost import check_render_job, format_usd
+from ..core.enhance_cost import check_render_and_enhance_cost
 from ..core.errors import CostLimitExceeded
 from ..core.frames import frame_count_estimate, parse_frame_spec
 from ..core.manifest import RenderParams, new_render_manifest
 from ..core.queue import JobQueue
 from ..core.security import safe_slug
 from ..core.store import open_store
+from ._confirm import confirmed
 from ._queue_args import add_store_option
-from .render_options import add_render_options, character_files, render_params_from_args
+from .enhance import add_enhance_options, enhance_options_from_args
+from .render_options import add_render_options, motion_files, render_params_from_args
 from .wait import wait_for_job
+
+ENHANCE_PREFIX = "enhance-"  # `submit --enhance-prompt ...` adds params.enhance (the options of `pose-factory enhance`)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -29,6 +36,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="character files (.fbx, .glb, .gltf) or folders")
     add_render_options(parser)
     parser.add_argument("--name", default="dataset", help="output name recorded in the job (default %(default)s)")
+    add_enhance_options(parser.add_argument_group("enhancement after the render (docs/enhancement.md)"), ENHANCE_PREFIX)
     parser.add_argument(
         "--max-cost", type=float, metavar="USD", help="refuse above this many USD (can only lower max_cost_per_job)"
     )
@@ -42,26 +50,35 @@ def add_parser(subparsers: Any) -> None:
 def image_count(params: RenderParams) -> int:
     """Images the job will render, with the frame count estimated before the clips are read."""
     frames = frame_count_estimate(parse_frame_spec(params.frames))
-    return len(params.characters) * params.views_per_frame() * frames
+    return len(params.characters) * params.animations_per_character() * params.views_per_frame() * frames
 
 
 def run_submit(args: argparse.Namespace) -> int:
     settings = load_settings({"store": args.store}, config_path=args.config)
     files = character_files(args.paths)
     params = render_params_from_args(args, files, output_name=safe_slug(args.name))
+    if args.enhance_prompt is not None:
+        params = replace(params, enhance=enhance_options_from_args(args, ENHANCE_PREFIX))
     count = image_count(params)
     decision = check_render_job(count, params.preset, settings, args.max_cost, search_dirs=[defaults.DOWNLOAD_ROOT])
-    print(
-        f"estimate: {count} images, {format_usd(decision.total)} ({format_usd(decision.per_image)} per image, {decision.source})",
-        file=sys.stderr,
-    )
-    if decision.warning and not args.yes and not _confirmed(decision.warning):
-        raise CostLimitExceeded(f"{decision.warning}; not submitted (pass --yes to submit anyway)")
+    warning = decision.warning
+    per_image = f"{format_usd(decision.per_image)} per image, {decision.source}"
+    estimate = f"estimate: {count} images, {format_usd(decision.total)} ({per_image})"
+    if params.enhance is not None:
+        enhancement, warning = check_render_and_enhance_cost(decision.total, count, params.enhance, settings, args.max_cost)
+        together = format_usd(decision.total + enhancement.total)
+        estimate += f"; then {enhancement.requests} Stability requests, {format_usd(enhancement.total)}; together {together}"
+    print(estimate, file=sys.stderr)
+    if warning and not args.yes and not confirmed(warning, "Submit"):
+        raise CostLimitExceeded(f"{warning}; not submitted (pass --yes to submit anyway)")
     queue = JobQueue(
         open_store(settings.store, settings), max_attempts=settings.max_attempts, lease_seconds=settings.lease_seconds
     )
     for path in files.values():
         queue.upload_character(path)
+    for motion_path in motion_files(args.motion).values():
+        if motion_path is not None:
+            queue.upload_motion(motion_path)
     manifest = new_render_manifest(params)
     queue.submit(manifest)
     print(manifest.job_id)
@@ -70,10 +87,3 @@ def run_submit(args: argparse.Namespace) -> int:
         timeout = args.timeout if args.timeout is not None else settings.wait_timeout
         return wait_for_job(queue, manifest.job_id, timeout, min(settings.poll_interval, 2.0))
     return 0
-
-
-def _confirmed(warning: str) -> bool:
-    if not sys.stdin.isatty():
-        return False
-    answer = input(f"{warning}. Submit anyway? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")

@@ -226,3 +226,12 @@ def seed_camera_matrix(view: OrbitView) -> FloatArray:
     direction = orbit_direction(view.azimuth_deg, view.elevation_deg)
     location = direction * defaults.SEED_CAMERA_DISTANCE_M + np.array([0.0, 0.0, defaults.SEED_CAMERA_HEIGHT_M])
     return look_at(location, np.zeros(3))
+
+
+def rolled(matrix_world: npt.ArrayLike, roll_deg: float) -> FloatArray:
+    """A Blender camera ``matrix_world`` [4, 4] turned by ``roll_deg`` about its own view axis (positive: counter-clockwise
+    in the image)."""
+    angle = math.radians(roll_deg)
+    turn = np.eye(4)
+    turn[:2, :2] = [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
+    return np.asarray(matrix_world, dtype=np.float64) @ turn

@@ -42,7 +42,9 @@ def coco_keypoints(labels: Sequence[dict[str, Any]], description: str = "Pose Fa
     """A COCO keypoints dataset from label records (each needs ``keypoints["coco17"]``).
 
     Image ids and annotation ids are 1-based in the order of ``labels``; ``file_name`` is
-    the record's ``image`` (relative to the dataset folder); ``area`` is the bbox area.
+    the record's ``image`` (relative to the dataset folder). With a person mask (the ``mask``
+    pass) the annotation carries its ``segmentation`` (uncompressed RLE) and ``area`` (mask
+    pixels), as COCO defines them; without one, ``area`` is the bbox area.
     """
     images = []
     annotations = []
@@ -52,18 +54,19 @@ def coco_keypoints(labels: Sequence[dict[str, Any]], description: str = "Pose Fa
         images.append({"id": index, "file_name": label["image"], "width": label["width"], "height": label["height"]})
         flat, labelled = _flat_keypoints(label["keypoints"]["coco17"])
         x, y, w, h = (float(value) for value in label["bbox"])
-        annotations.append(
-            {
-                "id": index,
-                "image_id": index,
-                "category_id": PERSON_CATEGORY_ID,
-                "keypoints": flat,
-                "num_keypoints": labelled,
-                "bbox": [x, y, w, h],
-                "area": w * h,
-                "iscrowd": 0,
-            }
-        )
+        annotation: dict[str, Any] = {
+            "id": index,
+            "image_id": index,
+            "category_id": PERSON_CATEGORY_ID,
+            "keypoints": flat,
+            "num_keypoints": labelled,
+            "bbox": [x, y, w, h],
+            "area": float(label["mask_area"]) if "mask_area" in label else w * h,
+            "iscrowd": 0,
+        }
+        if "segmentation" in label:
+            annotation["segmentation"] = label["segmentation"]
+        annotations.append(annotation)
     return {
         "info": {"description": description},
         "licenses": [],

@@ -112,6 +112,7 @@ _SPECS: dict[str, _Spec] = {
     "max_batch_size": _Spec("POSE_FACTORY_MAX_BATCH_SIZE", _positive_int, "refuse jobs with more images than this"),
     "cost_config": _Spec("POSE_FACTORY_COST_CONFIG", _text, "YAML file overriding the shipped cost_config.yaml"),
     "runpod_api_base_url": _Spec("RUNPOD_API_BASE_URL", _http_url, "RunPod API base URL"),
+    "stability_api_base_url": _Spec("STABILITY_API_BASE_URL", _http_url, "Stability AI API base URL (pose-factory enhance)"),
 }
 
 
@@ -136,6 +137,7 @@ class Settings:
     max_batch_size: int = defaults.MAX_BATCH_SIZE
     cost_config: str = ""
     runpod_api_base_url: str = defaults.RUNPOD_API_BASE_URL
+    stability_api_base_url: str = defaults.STABILITY_API_BASE_URL
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 

@@ -25,9 +25,10 @@ from .errors import ConfigError, CostLimitExceeded, UsageError
 
 MONEY_DECIMALS = 6
 SHIPPED_COST_CONFIG = Path(__file__).with_name("cost_config.yaml")
-_PROVIDER_TYPES = ("local", "api")
+_PROVIDER_TYPES = ("local", "api", "credits")
 _LOCAL_FIELDS = ("gpu_cost_per_hr", "avg_render_time_sec")
 _API_FIELDS = ("base_cost", "steps_cost_per_step")
+_CREDITS_FIELDS = ("usd_per_credit",)
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,14 @@ def _check_provider(key: str, provider: Any, origin: str) -> None:
         raise fail("must be a mapping")
     if provider.get("type") not in _PROVIDER_TYPES:
         raise fail(f"type must be one of {', '.join(_PROVIDER_TYPES)}")
-    required = _LOCAL_FIELDS if provider["type"] == "local" else _API_FIELDS
+    required = {"local": _LOCAL_FIELDS, "api": _API_FIELDS, "credits": _CREDITS_FIELDS}[provider["type"]]
     for name in required:
         if not _positive_number(provider.get(name)):
             raise fail(f"{name} must be a number greater than 0")
+    if provider["type"] == "credits":
+        calls = provider.get("credits_per_call")
+        if not isinstance(calls, dict) or not calls or not all(_positive_number(v) for v in calls.values()):
+            raise fail("credits_per_call must map call names to credit counts greater than 0")
     if provider["type"] == "api":
         for table in ("resolutions", "models"):
             entries = provider.get(table)
@@ -163,10 +168,11 @@ def estimate(
 
     Returns ``{"total", "per_image", "count", "provider", "provider_name", "breakdown"}``
     (USD). ``breakdown["type"]`` is ``"api"`` (base_cost, resolution and its multiplier,
-    model and its multiplier, steps, steps_cost) or ``"local"`` (gpu_cost_per_hr,
-    seconds_per_image and its source). ``seconds_per_image`` replaces the configured
+    model and its multiplier, steps, steps_cost), ``"local"`` (gpu_cost_per_hr,
+    seconds_per_image and its source) or ``"credits"`` (model = the priced call, its
+    credits_per_call, usd_per_credit). ``seconds_per_image`` replaces the configured
     ``avg_render_time_sec`` of a local provider (a measured value). Resolution, steps and
-    model do not change a local estimate.
+    model do not change a local estimate; a credits provider's price depends on ``model`` only.
 
     Raises:
         UsageError: unknown provider, resolution or model (listing the valid ones), or a
@@ -188,6 +194,15 @@ def estimate(
             "gpu_cost_per_hr": prices["gpu_cost_per_hr"],
             "seconds_per_image": seconds,
             "seconds_source": "configured" if seconds_per_image is None else seconds_source,
+        }
+    elif prices["type"] == "credits":
+        _choose("model", model, prices["credits_per_call"])
+        per_image = prices["credits_per_call"][model] * prices["usd_per_credit"]
+        breakdown = {
+            "type": "credits",
+            "model": model,
+            "credits_per_call": prices["credits_per_call"][model],
+            "usd_per_credit": prices["usd_per_credit"],
         }
     else:
         _choose("resolution", resolution, prices["resolutions"])
@@ -215,7 +230,7 @@ def estimate(
 
 
 def list_providers(config: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Every provider with its key, name, type, prices, and (API) resolutions and models."""
+    """Every provider with its key, name, type, prices, and (API) resolutions and models or (credits) calls."""
     providers = (config if config is not None else load_cost_config())["providers"]
     return [{"provider": key, "name": str(prices.get("name", key)), **prices} for key, prices in providers.items()]
 

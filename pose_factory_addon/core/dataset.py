@@ -15,6 +15,7 @@ from typing import Any
 from .coco import coco_keypoints
 from .manifest import RenderParams
 from .presets import RenderPreset
+from .randomize import summarise_scenes
 from .security import resolve_under
 
 DATASET_FILE = "dataset.json"
@@ -41,7 +42,11 @@ def new_summary(params: RenderParams, preset: RenderPreset, versions: dict[str, 
 
 
 def finish_summary(summary: dict[str, Any], wall_s: float) -> dict[str, Any]:
-    """Add ``counts`` and ``timings`` (totals over characters and images, seconds) to ``summary``."""
+    """Add ``counts`` and ``timings`` (totals over characters and images, seconds) to ``summary``.
+
+    With motions there is one character record per character and motion: ``characters`` counts the
+    characters, ``animations`` the records.
+    """
     images = summary["images"]
     characters = summary["characters"]
     timings = {key: 0.0 for key in _TIMING_KEYS}
@@ -54,7 +59,13 @@ def finish_summary(summary: dict[str, Any], wall_s: float) -> dict[str, Any]:
     timings = {key: round(value, 3) for key, value in timings.items()}
     timings["wall_s"] = round(wall_s, 3)
     timings["per_image_s"] = round(wall_s / len(images), 4) if images else 0.0
-    summary["counts"] = {"images": len(images), "characters": len(characters), "failures": len(summary["failures"])}
+    summary["counts"] = {
+        "images": len(images),
+        "characters": len({record["name"] for record in characters}),
+        "failures": len(summary["failures"]),
+    }
+    if any("motion" in record for record in characters):
+        summary["counts"]["animations"] = len(characters)  # one record per character and motion
     summary["timings"] = timings
     return summary
 
@@ -89,7 +100,11 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_dataset_files(out_dir: Path, summary: dict[str, Any], labels: Sequence[dict[str, Any]]) -> None:
-    """Write ``dataset.json`` and, when the labels include COCO-17, ``coco_keypoints.json`` into ``out_dir``."""
+    """Write ``dataset.json`` (with a ``scene`` summary of randomized labels) and, when the labels include
+    COCO-17, ``coco_keypoints.json`` into ``out_dir``."""
+    scenes = summarise_scenes([label["scene"] for label in labels if "scene" in label])
+    if scenes is not None:
+        summary["scene"] = scenes
     if labels and "coco17" in labels[0]["keypoints"]:
         write_json(out_dir / COCO_FILE, coco_keypoints(labels, description=f"Pose Factory {summary['spec']['output_name']}"))
     write_json(out_dir / DATASET_FILE, summary)

@@ -87,3 +87,22 @@ RUNPOD_CLOUD_TYPE: Final = "ALL"  # SECURE, COMMUNITY or ALL
 RUNPOD_GPU_COUNT: Final = 1
 RUNPOD_VOLUME_GB: Final = 20
 RUNPOD_CONTAINER_DISK_GB: Final = 20
+
+# Enhancement with Stability AI (docs/enhancement.md)
+STABILITY_API_BASE_URL: Final = "https://api.stability.ai"
+STABILITY_TIMEOUT_S: Final = 120.0  # one control generation takes seconds; a slow one must not hang a worker forever
+STABILITY_RATE_LIMIT: Final = 150  # seed Appendix B: requests per window, per API key
+STABILITY_RATE_WINDOW_S: Final = 10.0  # seed Appendix B
+STABILITY_RATE_BURST: Final = 10  # requests sent at once before the steady rate; burst + rate x window = the limit
+STABILITY_RATE_SLACK_S: Final = 1.0  # requests reach Stability late by different amounts; the limit holds for this much jitter
+STABILITY_RATE_LIMIT_TIMEOUT_S: Final = 60.0  # Stability blocks a key that exceeded the limit this long
+ENHANCE_PROVIDER: Final = "stability_control"  # the cost_config.yaml entry that prices the control endpoints
+ENHANCE_MODE: Final = "structure"
+ENHANCE_CONTROL_STRENGTH: Final = 0.7  # Stability's default for the control endpoints
+ENHANCE_VARIATIONS: Final = 1
+ENHANCE_MAX_VARIATIONS: Final = 8
+ENHANCE_MAX_ERROR: Final = 0.04  # body heights: the label QA's median threshold, applied to each enhanced image
+ENHANCE_WORKERS: Final = 4  # requests in flight at once
+ENHANCE_MAX_ATTEMPTS: Final = 5  # per image, for 429, 5xx and network errors
+ENHANCE_RETRY_BASE_S: Final = 2.0  # first backoff; doubles per attempt
+ENHANCE_RETRY_MAX_S: Final = 120.0  # no single wait is longer, whatever Retry-After says

@@ -78,6 +78,20 @@ def draw_skeleton(
     return canvas
 
 
+MASK_OUTLINE_COLOUR = (255, 60, 220)
+
+
+def draw_mask_outline(image: Image.Image, mask: Image.Image, colour: tuple[int, int, int] = MASK_OUTLINE_COLOUR) -> Image.Image:
+    """A copy of ``image`` (RGB) with the border of ``mask`` (non-zero = person, same size) drawn on it."""
+    from PIL import ImageChops, ImageFilter
+
+    inside = mask.convert("L").point(lambda value: 255 if value > 0 else 0)
+    border = ImageChops.subtract(inside, inside.filter(ImageFilter.MinFilter(3)))
+    canvas = image.convert("RGB")
+    canvas.paste(Image.new("RGB", canvas.size, colour), mask=border)
+    return canvas
+
+
 def _fit(caption: str, limit: int) -> str:
     """Shorten the first word (the character name) from its start, where names share prefixes, so the rest
     of the caption (view, frame) stays readable."""

@@ -53,3 +53,16 @@ class UsageError(PoseFactoryError):
 
 class QAError(PoseFactoryError):
     """The label check could not run: no MediaPipe interpreter, the detector crashed, or an image is unreadable."""
+
+
+class CharacterError(PoseFactoryError):
+    """People cannot be generated: the characters interpreter is missing, or a requested body is impossible."""
+
+
+class MotionError(PoseFactoryError):
+    """A motion clip cannot be read or used (a broken clip or BVH file, a skeleton without the needed joints)."""
+
+
+class EnhanceError(PoseFactoryError):
+    """Enhancement stopped or cannot start: Stability refused (key, credits, prompt) or was unreachable, or an
+    output folder holds a run with other settings."""

@@ -10,22 +10,28 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from . import defaults
+from .characters import MAX_PEOPLE_PER_RUN, CharacterSpec, CharacterSpecError, character_spec
+from .enhance_options import EnhanceOptions, options_from_dict
 from .errors import ManifestError
 from .frames import parse_frame_spec
+from .motion import LIBRARY, MAX_MOTIONS_PER_JOB, MIRROR_SUFFIX, animations_per_character
+from .presets import PRESETS as RENDER_PRESETS
+from .randomize import LEVELS as RANDOMIZE_LEVELS
 from .security import is_safe_slug
 from .skeletons import KEYPOINT_SETS
 
 JobType = Literal["render", "character"]
 JOB_TYPES: Final = ("render", "character")
 JOB_STATES: Final = ("pending", "processing", "completed", "failed", "cancelled")
-PRESETS: Final = ("preview", "standard", "quality", "seed")
+PRESETS: Final = tuple(RENDER_PRESETS)
 FRAMINGS: Final = ("auto", "fixed")
 CHARACTER_EXTENSIONS: Final = ("fbx", "glb", "gltf")
+MOTION_EXTENSIONS: Final = ("bvh",)
 MANIFEST_VERSION: Final = 1
 
 _JOB_ID = re.compile(r"^(render|character)_(\d{8})_(\d{6})_([0-9a-f]{8})$")
@@ -35,10 +41,15 @@ _CODE_KEYS: Final = frozenset(
 )
 _TOP_KEYS: Final = frozenset({"manifest_version", "job_id", "job_type", "created_at", "status", "params"})
 _RENDER_KEYS: Final = frozenset(
-    {"characters", "angles", "elevations", "frames", "preset", "resolution", "labels", "framing", "seed", "output_name"}
-)
-_CHARACTER_KEYS: Final = frozenset({"character_params", "output_name", "seed"})
-_CHARACTER_PARAM_KEYS: Final = frozenset({"gender", "age", "body_type", "ethnicity"})
+    {
+        "characters", "angles", "elevations", "frames", "preset", "resolution", "labels", "framing", "seed",
+        "output_name", "motions", "mirror", "enhance", "randomize", "passes", "ground",
+    }
+)  # fmt: skip
+PASSES: Final = ("depth", "mask", "parts")
+_CHARACTER_KEYS: Final = frozenset({"character_params", "count", "formats", "output_name", "seed", "then_render"})
+_CHARACTER_PARAM_KEYS: Final = frozenset({"gender", "age", "height", "body_type", "ethnicity", "skin_tone", "randomize"})
+CHARACTER_FORMATS: Final = ("fbx", "glb")
 
 
 def new_job_id(job_type: str, now: datetime | None = None) -> str:
@@ -83,6 +94,28 @@ class CharacterRef:
 
 
 @dataclass(frozen=True)
+class MotionRef:
+    """A motion retargeted onto every character: a library clip (``sha256`` empty), or a BVH file in the
+    store (``assets/motions/<sha256>.<ext>``) shown as ``name``."""
+
+    name: str
+    sha256: str = ""
+    ext: str = ""
+
+    @property
+    def is_library(self) -> bool:
+        return not self.sha256
+
+    @property
+    def asset_key(self) -> str:
+        return f"assets/motions/{self.sha256}.{self.ext}"
+
+    def to_manifest(self) -> str | dict[str, str]:
+        """How a manifest lists it: the library name, or ``{name, sha256, ext}``."""
+        return self.name if self.is_library else {"name": self.name, "sha256": self.sha256, "ext": self.ext}
+
+
+@dataclass(frozen=True)
 class RenderParams:
     """What to render: characters, views, frames, quality and labels."""
 
@@ -96,21 +129,45 @@ class RenderParams:
     framing: str = defaults.FRAMING
     seed: int = defaults.RANDOM_SEED
     output_name: str = "dataset"
+    motions: tuple[MotionRef, ...] = ()
+    mirror: bool = False
+    randomize: str = "none"  # scene variety: none, light or full (core/randomize.py)
+    passes: tuple[str, ...] = ()  # extra outputs per image: depth, mask, parts (docs/label-format.md)
+    ground: bool = False  # a shadow-catching floor when randomizing (Cycles; about 3x the render time per image)
+    enhance: EnhanceOptions | None = None  # then enhance with Stability AI and gate by label QA (docs/enhancement.md)
 
     def views_per_frame(self) -> int:
         return self.angles * len(self.elevations)
 
+    def animation_names(self) -> list[str]:
+        """The animations rendered per character: each motion, then its mirror image when ``mirror``
+        (``walk``, ``walk_mirrored``, ...); empty when the characters keep their own animation."""
+        names = []
+        for motion in self.motions:
+            names.append(motion.name)
+            if self.mirror:
+                names.append(f"{motion.name}{MIRROR_SUFFIX}")
+        return names
+
+    def animations_per_character(self) -> int:
+        """How many animations each character is rendered in (1 with its own animation)."""
+        return animations_per_character(len(self.motions), self.mirror)
+
 
 @dataclass(frozen=True)
 class CharacterParams:
-    """Parameters of a character-generation job (seed §4.1 ``character_params``)."""
+    """A character-generation job (seed §4.1 ``character_params``): ``count`` people from ``spec`` (person ``i``
+    with seed ``spec.seed + i``) in ``formats``, and (``then_render``) a render of them with those options."""
 
-    gender: str = "neutral"
-    age: float = 30.0
-    body_type: str = "average"
-    ethnicity: str = "unspecified"
-    output_name: str = "character"
-    seed: int = defaults.RANDOM_SEED
+    spec: CharacterSpec = field(default_factory=CharacterSpec)
+    count: int = 1
+    formats: tuple[str, ...] = CHARACTER_FORMATS
+    output_name: str = "characters"
+    then_render: RenderParams | None = None
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
 
 
 @dataclass(frozen=True)
@@ -125,18 +182,7 @@ class JobManifest:
     manifest_version: int = MANIFEST_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        params = asdict(self.params)
-        if isinstance(self.params, RenderParams):
-            params["characters"] = [asdict(c) for c in self.params.characters]
-            params["elevations"] = list(self.params.elevations)
-            params["resolution"] = list(self.params.resolution)
-            params["labels"] = list(self.params.labels)
-        else:
-            params = {
-                "character_params": {k: params[k] for k in ("gender", "age", "body_type", "ethnicity")},
-                "output_name": params["output_name"],
-                "seed": params["seed"],
-            }
+        params = _render_dict(self.params) if isinstance(self.params, RenderParams) else _character_dict(self.params)
         return {
             "manifest_version": self.manifest_version,
             "job_id": self.job_id,
@@ -148,6 +194,46 @@ class JobManifest:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def _render_dict(params: RenderParams, with_characters: bool = True) -> dict[str, Any]:
+    data = asdict(params)
+    data["characters"] = [asdict(c) for c in params.characters]
+    data["elevations"] = list(params.elevations)
+    data["resolution"] = list(params.resolution)
+    data["labels"] = list(params.labels)
+    data["motions"] = [motion.to_manifest() for motion in params.motions]
+    data["passes"] = list(params.passes)
+    if params.enhance is None:
+        del data["enhance"]
+    else:
+        data["enhance"] = params.enhance.to_dict()
+    if not with_characters:
+        del data["characters"]
+    return data
+
+
+def _character_dict(params: CharacterParams) -> dict[str, Any]:
+    spec = params.spec
+    given = {
+        "gender": spec.gender,
+        "age": spec.age_years,
+        "height": spec.height_m,
+        "body_type": spec.body_type,
+        "ethnicity": None if spec.ethnicity is None else list(spec.ethnicity),
+        "skin_tone": None if spec.skin_tone is None else list(spec.skin_tone),
+        "randomize": spec.randomize or None,
+    }
+    data: dict[str, Any] = {
+        "character_params": {key: value for key, value in given.items() if value is not None},
+        "count": params.count,
+        "formats": list(params.formats),
+        "seed": spec.seed,
+        "output_name": params.output_name,
+    }
+    if params.then_render is not None:
+        data["then_render"] = _render_dict(params.then_render, with_characters=False)
+    return data
 
 
 def _reject_code(value: Any, where: str) -> None:
@@ -199,11 +285,54 @@ def _character(value: Any, index: int) -> CharacterRef:
     return CharacterRef(name, sha, ext)
 
 
-def _render_params(data: dict[str, Any]) -> RenderParams:
-    _only_keys(data, _RENDER_KEYS, "params")
-    characters = data.get("characters")
-    if not isinstance(characters, list) or not characters:
+def _motion(value: Any, index: int) -> MotionRef:
+    where = f"params.motions[{index}]"
+    if isinstance(value, str):
+        if value not in LIBRARY:
+            raise ManifestError(f"{where}: unknown motion {value!r} (the library has {', '.join(LIBRARY)})")
+        return MotionRef(value)
+    if not isinstance(value, dict):
+        raise ManifestError(f"{where} must be a library motion name or an object with name, sha256 and ext")
+    _only_keys(value, frozenset({"name", "sha256", "ext"}), where)
+    name = _slug_field(value.get("name"), f"{where}.name")
+    sha = value.get("sha256")
+    if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+        raise ManifestError(f"{where}.sha256 must be 64 lowercase hex digits")
+    ext = value.get("ext")
+    if ext not in MOTION_EXTENSIONS:
+        raise ManifestError(f"{where}.ext {ext!r} is not supported (choose from {', '.join(MOTION_EXTENSIONS)})")
+    return MotionRef(name, sha, ext)
+
+
+def _motions(data: dict[str, Any]) -> tuple[tuple[MotionRef, ...], bool]:
+    raw = data.get("motions", [])
+    if not isinstance(raw, list):
+        raise ManifestError("params.motions must be a list of library motion names or BVH assets")
+    if len(raw) > MAX_MOTIONS_PER_JOB:
+        raise ManifestError(f"params.motions: at most {MAX_MOTIONS_PER_JOB} motions per job")
+    motions = tuple(_motion(item, index) for index, item in enumerate(raw))
+    mirror = data.get("mirror", False)
+    if not isinstance(mirror, bool):
+        raise ManifestError(f"params.mirror must be true or false, got {mirror!r}")
+    if mirror and not motions:
+        raise ManifestError("params.mirror needs motions to mirror")
+    names = [motion.name for motion in motions]
+    if len(set(names)) != len(names):
+        raise ManifestError("params.motions: names must be unique (they become output folders)")
+    mirrored = {f"{name}{MIRROR_SUFFIX}" for name in names} if mirror else set()
+    if mirrored & set(names):
+        raise ManifestError(f"params.motions: {', '.join(sorted(mirrored & set(names)))} would clash with a mirrored motion")
+    return motions, mirror
+
+
+def _render_params(data: dict[str, Any], where: str = "params", with_characters: bool = True) -> RenderParams:
+    """Render parameters; ``with_characters=False`` validates a character job's ``then_render`` (its characters
+    are the people the job makes)."""
+    _only_keys(data, _RENDER_KEYS if with_characters else _RENDER_KEYS - {"characters"}, where)
+    characters = data.get("characters") if with_characters else []
+    if with_characters and (not isinstance(characters, list) or not characters):
         raise ManifestError("params.characters must be a non-empty list")
+    assert isinstance(characters, list)
     if len(characters) > defaults.MAX_CHARACTERS_PER_JOB:
         raise ManifestError(f"params.characters: at most {defaults.MAX_CHARACTERS_PER_JOB} characters per job")
     refs = tuple(_character(item, i) for i, item in enumerate(characters))
@@ -244,6 +373,26 @@ def _render_params(data: dict[str, Any]) -> RenderParams:
         raise ManifestError(f"params.framing {framing!r} is unknown (choose from {', '.join(FRAMINGS)})")
     seed = _int_in(data.get("seed", defaults.RANDOM_SEED), 0, 2**31 - 1, "params.seed")
     output_name = _slug_field(data.get("output_name", "dataset"), "params.output_name")
+    motions, mirror = _motions(data)
+    randomize = data.get("randomize", "none")
+    if randomize not in RANDOMIZE_LEVELS:
+        raise ManifestError(f"{where}.randomize {randomize!r} is unknown (choose from {', '.join(RANDOMIZE_LEVELS)})")
+    passes = data.get("passes", [])
+    if not isinstance(passes, list) or any(item not in PASSES for item in passes):
+        raise ManifestError(f"{where}.passes must be a list from {', '.join(PASSES)}")
+    ground = data.get("ground", False)
+    if not isinstance(ground, bool):
+        raise ManifestError(f"{where}.ground must be true or false, got {ground!r}")
+    if "parts" in passes and RENDER_PRESETS[preset].engine != "CYCLES":
+        raise ManifestError(
+            f"{where}.passes: parts needs Cycles, which the {preset} preset does not use; use standard or quality"
+        )
+    enhance = None
+    if data.get("enhance") is not None:
+        try:
+            enhance = options_from_dict(data["enhance"])
+        except ValueError as error:
+            raise ManifestError(f"{where}.enhance: {error}") from None
     return RenderParams(
         characters=refs,
         angles=angles,
@@ -255,6 +404,12 @@ def _render_params(data: dict[str, Any]) -> RenderParams:
         framing=framing,
         seed=seed,
         output_name=output_name,
+        motions=motions,
+        mirror=mirror,
+        randomize=randomize,
+        passes=tuple(dict.fromkeys(passes)),
+        ground=ground,
+        enhance=enhance,
     )
 
 
@@ -264,17 +419,35 @@ def _character_params(data: dict[str, Any]) -> CharacterParams:
     if not isinstance(raw, dict):
         raise ManifestError("params.character_params must be an object")
     _only_keys(raw, _CHARACTER_PARAM_KEYS, "params.character_params")
-    age = raw.get("age", 30.0)
-    if isinstance(age, bool) or not isinstance(age, (int, float)) or not 1 <= age <= 120:
-        raise ManifestError(f"params.character_params.age must be a number from 1 to 120, got {age!r}")
-    texts = {
-        key: _slug_field(raw[key], f"params.character_params.{key}") for key in ("gender", "body_type", "ethnicity") if key in raw
-    }
+    randomize = raw.get("randomize", False)
+    if not isinstance(randomize, bool):
+        raise ManifestError(f"params.character_params.randomize must be true or false, got {randomize!r}")
+    seed = _int_in(data.get("seed", defaults.RANDOM_SEED), 0, 2**31 - 1, "params.seed")
+    try:
+        spec = character_spec(
+            gender=raw.get("gender"),
+            age=raw.get("age"),
+            height=raw.get("height"),
+            body_type=raw.get("body_type"),
+            ethnicity=raw.get("ethnicity"),
+            skin_tone=raw.get("skin_tone"),
+            seed=seed,
+            randomize=randomize,
+        )
+    except CharacterSpecError as error:
+        raise ManifestError(f"params.character_params: {error}") from None
+    formats = data.get("formats", list(CHARACTER_FORMATS))
+    if not isinstance(formats, list) or not formats or any(item not in CHARACTER_FORMATS for item in formats):
+        raise ManifestError(f"params.formats must be a non-empty list from {', '.join(CHARACTER_FORMATS)}")
+    then_render = data.get("then_render")
+    if then_render is not None and not isinstance(then_render, dict):
+        raise ManifestError("params.then_render must be an object of render options (or absent)")
     return CharacterParams(
-        age=float(age),
-        output_name=_slug_field(data.get("output_name", "character"), "params.output_name"),
-        seed=_int_in(data.get("seed", defaults.RANDOM_SEED), 0, 2**31 - 1, "params.seed"),
-        **texts,
+        spec=spec,
+        count=_int_in(data.get("count", 1), 1, MAX_PEOPLE_PER_RUN, "params.count"),
+        formats=tuple(dict.fromkeys(formats)),
+        output_name=_slug_field(data.get("output_name", "characters"), "params.output_name"),
+        then_render=None if then_render is None else _render_params(then_render, "params.then_render", with_characters=False),
     )
 
 

@@ -8,23 +8,18 @@ so this side needs neither mediapipe nor the runner's numpy version.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import QAError
+from .side_process import SideEnvironment
 
 QA_PYTHON_ENV: Final = "POSE_FACTORY_QA_PYTHON"
 QA_VENV: Final = ".venv-qa"
@@ -34,8 +29,6 @@ MIN_DETECTION_CONFIDENCE: Final = 0.5
 SETUP_HINT: Final = (
     "run `make qa-setup` in the Pose Factory checkout, or set POSE_FACTORY_QA_PYTHON to a Python with mediapipe==0.10.21"
 )
-_TERMINATE_WAIT_S: Final = 10.0
-_STDERR_TAIL_LINES: Final = 20
 
 Progress = Callable[[int, int], None]
 """Called with ``(images done, images total)`` after each image; may raise to stop the run."""
@@ -70,8 +63,7 @@ def runner_script() -> Path:
     return Path(__file__).resolve().parents[1] / "qa_mediapipe.py"
 
 
-def _venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+QA_ENVIRONMENT: Final = SideEnvironment("MediaPipe", "label checks", QA_PYTHON_ENV, QA_VENV, "mediapipe", SETUP_HINT, QAError)
 
 
 def find_qa_python(environ: Mapping[str, str] | None = None, package_dir: Path | None = None) -> str:
@@ -83,34 +75,12 @@ def find_qa_python(environ: Mapping[str, str] | None = None, package_dir: Path |
     Raises:
         QAError: none of them is usable (the message says how to set one up).
     """
-    environ = os.environ if environ is None else environ
-    configured = environ.get(QA_PYTHON_ENV, "").strip()
-    if configured:
-        if not Path(configured).is_file():
-            raise QAError(f"${QA_PYTHON_ENV} is {configured}, which does not exist; {SETUP_HINT}")
-        return configured
-    package_dir = package_dir or Path(__file__).resolve().parents[1]
-    venv_python = _venv_python(package_dir.parent / QA_VENV)
-    if venv_python.is_file():
-        return str(venv_python)
-    if importlib.util.find_spec("mediapipe") is not None:
-        return sys.executable
-    raise QAError(f"MediaPipe is not installed for label checks: {SETUP_HINT}")
+    return QA_ENVIRONMENT.find_python(environ, package_dir)
 
 
 def parse_line(line: str) -> dict[str, Any]:
-    """One JSON object from the runner; a line that is not one is a protocol error.
-
-    Raises:
-        QAError: the line is not a JSON object with a ``kind``.
-    """
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError:
-        raise QAError(f"the MediaPipe runner printed something that is not JSON: {line.strip()[:200]!r}") from None
-    if not isinstance(record, dict) or "kind" not in record:
-        raise QAError(f"the MediaPipe runner printed an unexpected line: {line.strip()[:200]!r}")
-    return record
+    """One JSON object from the runner; a line that is not one is a protocol error (:class:`QAError`)."""
+    return QA_ENVIRONMENT.parse_line(line)
 
 
 def detection_from_record(record: Mapping[str, Any], image: Path) -> Detection:
@@ -131,25 +101,6 @@ def detection_from_record(record: Mapping[str, Any], image: Path) -> Detection:
     if landmarks.shape != (MEDIAPIPE_LANDMARKS, 5):
         raise QAError(f"the MediaPipe runner sent landmarks of shape {landmarks.shape} for {image}, expected (33, 5)")
     return Detection(True, width, height, landmarks)
-
-
-def _last_error_line(stderr: IO[str]) -> str:
-    stderr.seek(0)
-    lines = [line.strip() for line in stderr.read().splitlines()[-_STDERR_TAIL_LINES:] if line.strip()]
-    for line in reversed(lines):
-        if "error" in line.lower():
-            return line
-    return lines[-1] if lines else "no message"
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(_TERMINATE_WAIT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def run_detector(
@@ -176,57 +127,23 @@ def run_detector(
     }
     started = time.monotonic()
     detections: list[Detection] = []
-    version = "unknown"
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
-        try:
-            process = subprocess.Popen(
-                [python, str(script)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-            )
-        except OSError as error:
-            raise QAError(f"cannot start the MediaPipe interpreter {python}: {error.strerror or error}") from None
-        assert process.stdin is not None and process.stdout is not None
-        writer = threading.Thread(target=_write_request, args=(process.stdin, request), daemon=True)
-        writer.start()
-        try:
-            for line in process.stdout:
-                if not line.strip():
-                    continue
-                record = parse_line(line)
-                if record["kind"] == "fatal":
-                    raise QAError(f"{record.get('error', 'the MediaPipe runner cannot start')}: {SETUP_HINT}")
-                if record["kind"] == "ready":
-                    version = str(record.get("mediapipe_version", version))
-                    continue
-                index = len(detections)
-                if index >= len(images) or record.get("index") != index:
-                    raise QAError(f"the MediaPipe runner answered out of order: {line.strip()[:200]!r}")
-                detections.append(detection_from_record(record, images[index]))
-                if progress is not None:
-                    progress(len(detections), len(images))
-            status = process.wait()
-        finally:
-            _stop(process)
-            writer.join(_TERMINATE_WAIT_S)
-            process.stdout.close()
-        if status != 0 or len(detections) != len(images):
-            reason = _last_error_line(stderr)
-            raise QAError(
-                f"the MediaPipe runner ({python}) stopped after {len(detections)} of {len(images)} images "
-                f"(exit status {status}): {reason}"
-            )
-    return DetectorRun(tuple(detections), version, time.monotonic() - started)
+    version = ["unknown"]
 
+    def handle(record: dict[str, Any]) -> None:
+        if record["kind"] == "ready":
+            version[0] = str(record.get("mediapipe_version", version[0]))
+            return
+        index = len(detections)
+        if index >= len(images) or record.get("index") != index:
+            raise QAError(f"the MediaPipe runner answered out of order: {json.dumps(record)[:200]!r}")
+        detections.append(detection_from_record(record, images[index]))
+        if progress is not None:
+            progress(len(detections), len(images))
 
-def _write_request(stdin: IO[str], request: Mapping[str, Any]) -> None:
-    """Send the request from a thread: a runner that dies early must not block the reader on a full pipe."""
-    try:
-        stdin.write(json.dumps(request))
-        stdin.close()
-    except (OSError, ValueError):
-        pass
+    status, reason = QA_ENVIRONMENT.run(python, script, request, handle)
+    if status != 0 or len(detections) != len(images):
+        raise QAError(
+            f"the MediaPipe runner ({python}) stopped after {len(detections)} of {len(images)} images "
+            f"(exit status {status}): {reason}"
+        )
+    return DetectorRun(tuple(detections), version[0], time.monotonic() - started)

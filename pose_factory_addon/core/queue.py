@@ -8,6 +8,7 @@ Keys::
     jobs/rejected/<name>.json       a pending file without a usable job id, moved aside
     results/<job_id>/...            outputs; results/<job_id>/_complete.json is written last
     assets/characters/<sha256>.<ext>
+    assets/motions/<sha256>.bvh     motion files a job retargets (library motions need none)
 
 A worker claims a job by creating its lease with ``put_if_absent``; it renews the lease and
 takes over an expired one with ``put_if_match``, so exactly one worker holds a job at a time.
@@ -34,7 +35,15 @@ from typing import Any, Final
 
 from . import defaults
 from .errors import ManifestError, PoseFactoryError, QueueError, StoreError
-from .manifest import CHARACTER_EXTENSIONS, CharacterRef, JobManifest, manifest_from_json, validate_job_id
+from .manifest import (
+    CHARACTER_EXTENSIONS,
+    MOTION_EXTENSIONS,
+    CharacterRef,
+    JobManifest,
+    MotionRef,
+    manifest_from_json,
+    validate_job_id,
+)
 from .security import resolve_under, safe_slug
 from .store import ObjectStore, is_valid_key, sha256_file, validate_key
 
@@ -184,6 +193,20 @@ def character_ref_for(path: Path) -> CharacterRef:
     return CharacterRef(name=name, sha256=sha256_file(path), ext=ext)
 
 
+def motion_ref_for(path: Path) -> MotionRef:
+    """The content-addressed reference of a local motion file (BVH; name from the file stem)."""
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in MOTION_EXTENSIONS:
+        raise ManifestError(f"{path.name}: unsupported motion file type (use {', '.join(MOTION_EXTENSIONS)})")
+    if not path.is_file():
+        raise ManifestError(f"{path}: no such file")
+    try:
+        name = safe_slug(path.stem)
+    except ValueError as error:
+        raise ManifestError(f"{path.name}: {error}") from None
+    return MotionRef(name=name, sha256=sha256_file(path), ext=ext)
+
+
 class JobQueue:
     """Submitter and worker operations of the protocol over one store."""
 
@@ -204,6 +227,13 @@ class JobQueue:
     def upload_character(self, path: Path) -> CharacterRef:
         """Upload a character file once, content-addressed; skipped when the hash is present."""
         ref = character_ref_for(path)
+        if not self.store.exists(ref.asset_key):
+            self.store.upload_file(ref.asset_key, path)
+        return ref
+
+    def upload_motion(self, path: Path) -> MotionRef:
+        """Upload a motion file (BVH) once, content-addressed like characters; skipped when the hash is present."""
+        ref = motion_ref_for(path)
         if not self.store.exists(ref.asset_key):
             self.store.upload_file(ref.asset_key, path)
         return ref
@@ -677,14 +707,23 @@ def fetch_character(store: ObjectStore, ref: CharacterRef, cache_dir: Path) -> P
     Raises:
         PermanentJobError: the asset is missing from the store or its content has another hash.
     """
-    local = resolve_under(cache_dir, f"{ref.sha256}.{ref.ext}")
-    if local.is_file() and sha256_file(local) == ref.sha256:
+    return _fetch_verified(store, ref.asset_key, ref.sha256, ref.ext, f"character {ref.name}", cache_dir)
+
+
+def fetch_motion(store: ObjectStore, ref: MotionRef, cache_dir: Path) -> Path:
+    """The local copy of a motion asset (a BVH file), exactly as :func:`fetch_character` fetches characters."""
+    return _fetch_verified(store, ref.asset_key, ref.sha256, ref.ext, f"motion {ref.name}", cache_dir)
+
+
+def _fetch_verified(store: ObjectStore, asset_key: str, sha256: str, ext: str, what: str, cache_dir: Path) -> Path:
+    local = resolve_under(cache_dir, f"{sha256}.{ext}")
+    if local.is_file() and sha256_file(local) == sha256:
         return local
-    if not store.exists(ref.asset_key):
-        raise PermanentJobError(f"character {ref.name}: asset {ref.asset_key} is missing from the store")
-    store.download_file(ref.asset_key, local)
+    if not store.exists(asset_key):
+        raise PermanentJobError(f"{what}: asset {asset_key} is missing from the store")
+    store.download_file(asset_key, local)
     digest = sha256_file(local)
-    if digest != ref.sha256:
+    if digest != sha256:
         local.unlink(missing_ok=True)
-        raise PermanentJobError(f"character {ref.name}: asset {ref.asset_key} is corrupt (its sha256 is {digest})")
+        raise PermanentJobError(f"{what}: asset {asset_key} is corrupt (its sha256 is {digest})")
     return local

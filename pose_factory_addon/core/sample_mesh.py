@@ -20,7 +20,18 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from .sample_rig import EYE_CENTRE, BodyShape, Bone, body_shape, heel_offset, mirror_name, posed_bones, skeleton
+from .sample_rig import (
+    EYE_CENTRE,
+    BodyShape,
+    Bone,
+    body_shape,
+    heel_offset,
+    mirror_name,
+    posed_bones,
+    rest_pose_rotations,
+    skeleton,
+    turned_point,
+)
 from .skeletons import MIXAMO_LANDMARK_SOURCES
 
 Points = npt.NDArray[np.float64]  # shape [N, 3], metres
@@ -474,10 +485,17 @@ def _clothes(bones: dict[str, Bone], shape: BodyShape, scale: float, skin: MeshD
     return clothes
 
 
-def mannequin_meshes(shape_name: str, variant: str = "mannequin", eye_bones: bool = False) -> dict[str, MeshData]:
-    """The meshes of a sample in its rest pose (about 10,000 vertices in all), by name; see :data:`VARIANTS`."""
+def mannequin_meshes(
+    shape_name: str, variant: str = "mannequin", eye_bones: bool = False, rest_pose: str = "tpose"
+) -> dict[str, MeshData]:
+    """The meshes of a sample in its rest pose (about 10,000 vertices in all), by name; see :data:`VARIANTS`.
+
+    An A-pose (``rest_pose="apose"``) is the T-pose mesh with its arms lowered by the skin weights
+    (linear blend skinning), as a character modelled in the T-pose and re-rigged in the A-pose is.
+    """
     if variant not in VARIANTS:
         raise ValueError(f"unknown sample variant {variant!r} (choose from {', '.join(VARIANTS)})")
+    turns = rest_pose_rotations(rest_pose)
     shape = body_shape(shape_name)
     if variant == "robot":
         shape = replace(shape, limb_girth=shape.limb_girth * _ROBOT_GIRTH)
@@ -489,11 +507,30 @@ def mannequin_meshes(shape_name: str, variant: str = "mannequin", eye_bones: boo
     _add_left_arm(body, balls, bones, shape, scale)
     _add_left_leg(body, balls, bones, shape, scale)
     if variant == "robot":
-        return {ROBOT_SHELL_MESH: _merged(body, balls), ROBOT_JOINTS_MESH: _merged(_inner_joints(bones, scale), face)}
-    meshes = {BODY_MESH: body, JOINTS_MESH: _merged(balls, face)}
-    if variant == "clothed":
-        meshes[CLOTHES_MESH] = _clothes(bones, shape, scale, _merged(body, balls))
+        meshes = {ROBOT_SHELL_MESH: _merged(body, balls), ROBOT_JOINTS_MESH: _merged(_inner_joints(bones, scale), face)}
+    else:
+        meshes = {BODY_MESH: body, JOINTS_MESH: _merged(balls, face)}
+        if variant == "clothed":
+            meshes[CLOTHES_MESH] = _clothes(bones, shape, scale, _merged(body, balls))
+    if turns:
+        for mesh in meshes.values():
+            mesh.vertices = _blend_skinned(mesh, bones, turns)
     return meshes
+
+
+def _blend_skinned(mesh: MeshData, bones: dict[str, Bone], turns: dict[str, npt.NDArray[np.float64]]) -> Points:
+    """The vertices [N, 3] moved by the bone turns of another rest pose, each by its weighted bones;
+    weight left over (a vertex weighted less than 1 in all) keeps the vertex where it was."""
+    moved = np.zeros_like(mesh.vertices)
+    total = np.zeros(len(mesh.vertices))
+    for bone, (indices, weights) in mesh.weights.items():
+        if bone not in turns:
+            continue
+        targets = np.array([turned_point(vertex, bone, bones, turns) for vertex in mesh.vertices[indices]])
+        np.add.at(moved, indices, weights[:, None] * targets)
+        np.add.at(total, indices, weights)
+    result: Points = moved + (1.0 - total)[:, None] * mesh.vertices
+    return result
 
 
 def surface_reference_points(shape_name: str) -> dict[str, tuple[str, Points]]:

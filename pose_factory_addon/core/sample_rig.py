@@ -7,13 +7,16 @@ it, and tests compare rendered labels against :func:`joint_positions`.
 Conventions (the same as a Mixamo character after Blender imports it and the renderer
 normalises it): world space in metres, +Z up, the character faces -Y and stands on z = 0
 centred on the origin; "Left" is the character's own left, which is +X. The rest pose is a
-T-pose with palms down (thumbs point forward, -Y). Bone names are Mixamo's without the
-``mixamorig:`` prefix (:data:`MIXAMO_PREFIX` is added by the bpy layer).
+T-pose with palms down (thumbs point forward, -Y), or with ``rest_pose="apose"`` an A-pose whose
+arms hang :data:`APOSE_ARM_DOWN_DEG` below the horizontal (as generated and many scanned characters
+are rigged). Bone names are Mixamo's without the ``mixamorig:`` prefix (:data:`MIXAMO_PREFIX` is
+added by the bpy layer).
 
 Rotations of a motion are "rest-axes local rotations": a 3x3 rotation per bone, expressed in
 world axes at rest and applied about the bone's head after its parent's rotation, so a
 bone's posed orientation is ``G_bone = G_parent @ R_bone`` and its posed head is
-``p_parent + G_parent @ (rest_head - rest_head_parent)``.
+``p_parent + G_parent @ (rest_head - rest_head_parent)``. The motions are written for the T-pose;
+on an A-pose skeleton :func:`frame_pose` converts them so every frame shows the same world pose.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ Rotation = npt.NDArray[np.float64]  # shape [3, 3]
 
 MIXAMO_PREFIX: Final = "mixamorig:"
 FINGERS: Final = ("Thumb", "Index", "Middle", "Ring", "Pinky")
+REST_POSES: Final = ("tpose", "apose")
+APOSE_ARM_DOWN_DEG: Final = 45.0  # how far below the horizontal the A-pose's arms hang at rest
 
 
 @dataclass(frozen=True)
@@ -198,13 +203,16 @@ _LEFT_PARENTS: Final = {
 }
 
 
-def skeleton(shape_name: str, eye_bones: bool = False) -> dict[str, Bone]:
+def skeleton(shape_name: str, eye_bones: bool = False, rest_pose: str = "tpose") -> dict[str, Bone]:
     """The rest skeleton of a body shape, parents before children (Mixamo's 65 bones).
 
     Leaf bones (``HeadTop_End``, ``*Toe_End``, ``*Hand*4``) continue their parent's
     direction by 3 cm, like Mixamo's end joints. ``eye_bones`` adds ``LeftEye`` and
     ``RightEye`` (children of ``Head``, from the eyeball centre forward), 67 bones in all.
+    ``rest_pose="apose"`` lowers each arm (upper arm, forearm, hand, fingers) about its shoulder
+    joint by :data:`APOSE_ARM_DOWN_DEG`; everything else is the T-pose's.
     """
+    turns = rest_pose_rotations(rest_pose)
     shape = body_shape(shape_name)
     left_heads = _left_joint_heads(shape)
     bones: dict[str, Bone] = {}
@@ -231,7 +239,39 @@ def skeleton(shape_name: str, eye_bones: bool = False) -> dict[str, Bone]:
             centre = _vec(bones["Head"].head) + _vec((sign * EYE_CENTRE[0], EYE_CENTRE[1], EYE_CENTRE[2])) * scale
             tail = centre + _vec((0.0, -_EYE_BONE_LENGTH * scale, 0.0))
             bones[f"{side}Eye"] = Bone(f"{side}Eye", "Head", _tuple(centre), _tuple(tail))
+    if turns:
+        bones = {name: _rest_turned(bone, bones, turns) for name, bone in bones.items()}
     return _parents_first(bones)
+
+
+def rest_pose_rotations(rest_pose: str) -> dict[str, Rotation]:
+    """The world rotation [3, 3] of each bone's rest orientation relative to the T-pose, for the bones
+    ``rest_pose`` turns (empty for the T-pose): the arm chains of the A-pose, about each shoulder joint."""
+    if rest_pose not in REST_POSES:
+        raise ValueError(f"unknown rest pose {rest_pose!r} (choose from {', '.join(REST_POSES)})")
+    if rest_pose == "tpose":
+        return {}
+    left = rotation("y", APOSE_ARM_DOWN_DEG)
+    chain = ["LeftArm", "LeftForeArm", "LeftHand"] + [f"LeftHand{finger}{index}" for finger in FINGERS for index in (1, 2, 3, 4)]
+    return _symmetric({name: left for name in chain})
+
+
+def turned_point(point: Vector, bone: str, tpose_bones: dict[str, Bone], turns: dict[str, Rotation]) -> Vector:
+    """Where a T-pose point moving with ``bone`` is in a rest pose whose bones are turned by ``turns``
+    (from :func:`rest_pose_rotations`): rotated about the joint where the turned chain starts."""
+    if bone not in turns:
+        return _vec(point)
+    pivot = bone
+    while tpose_bones[pivot].parent in turns:
+        pivot = tpose_bones[pivot].parent
+    centre = _vec(tpose_bones[pivot].head)
+    return centre + turns[bone] @ (_vec(point) - centre)
+
+
+def _rest_turned(bone: Bone, tpose_bones: dict[str, Bone], turns: dict[str, Rotation]) -> Bone:
+    head = turned_point(_vec(bone.head), bone.name, tpose_bones, turns)
+    tail = turned_point(_vec(bone.tail), bone.name, tpose_bones, turns)
+    return Bone(bone.name, bone.parent, _tuple(head), _tuple(tail))
 
 
 def _parents_first(bones: dict[str, Bone]) -> dict[str, Bone]:
@@ -456,11 +496,12 @@ def heel_offset(bones: dict[str, Bone]) -> float:
     return 0.06 * bones["HeadTop_End"].head[2] / _REFERENCE_HEIGHT
 
 
-def frame_pose(shape_name: str, motion_name: str, frame: int) -> Pose:
+def frame_pose(shape_name: str, motion_name: str, frame: int, rest_pose: str = "tpose") -> Pose:
     """The pose at an integer frame (1-based; frames past the end wrap around, clips loop).
 
     The Hips offset includes grounding: the lowest sole point touches z = 0 except during
-    the jumping jack's hop.
+    the jumping jack's hop. On an A-pose skeleton (``rest_pose``) the rotations are converted so
+    the posed bones are exactly where they are on the T-pose skeleton.
     """
     clip = motion(motion_name)
     bones = skeleton(shape_name)
@@ -472,7 +513,23 @@ def frame_pose(shape_name: str, motion_name: str, frame: int) -> Pose:
     lowest = min(
         float((heads[name] + orientations[name] @ (point - _vec(bones[name].head)))[2]) for name, point in _sole_points(bones)
     )
-    return Pose(pose.rotations, np.array([pose.hips_offset[0], pose.hips_offset[1], hop - lowest]))
+    grounded = Pose(pose.rotations, np.array([pose.hips_offset[0], pose.hips_offset[1], hop - lowest]))
+    return _for_rest_pose(grounded, bones, rest_pose)
+
+
+def _for_rest_pose(pose: Pose, bones: dict[str, Bone], rest_pose: str) -> Pose:
+    """A T-pose skeleton's pose rewritten for a skeleton whose rest bones are turned (``G' = G @ T^T``
+    for each bone's turn ``T``, so the local rotation becomes ``T_parent @ R @ T^T``)."""
+    turns = rest_pose_rotations(rest_pose)
+    if not turns:
+        return pose
+    identity = np.eye(3)
+    converted: dict[str, Rotation] = {}
+    for name, bone in bones.items():
+        local = turns.get(bone.parent, identity) @ pose.rotations.get(name, identity) @ turns.get(name, identity).T
+        if not np.allclose(local, identity, atol=1e-12):
+            converted[name] = local
+    return Pose(converted, pose.hips_offset)
 
 
 def _forward_kinematics(bones: dict[str, Bone], pose: Pose) -> tuple[dict[str, Rotation], dict[str, Vector]]:
@@ -492,9 +549,12 @@ def _forward_kinematics(bones: dict[str, Bone], pose: Pose) -> tuple[dict[str, R
     return orientations, heads
 
 
-def posed_bones(shape_name: str, motion_name: str, frame: int) -> tuple[dict[str, Rotation], dict[str, Vector]]:
-    """World orientation ``[3, 3]`` (rest axes to posed axes) and head ``[3]`` (metres) of every bone."""
-    return _forward_kinematics(skeleton(shape_name), frame_pose(shape_name, motion_name, frame))
+def posed_bones(
+    shape_name: str, motion_name: str, frame: int, rest_pose: str = "tpose"
+) -> tuple[dict[str, Rotation], dict[str, Vector]]:
+    """World orientation ``[3, 3]`` (rest axes of the ``rest_pose`` skeleton to posed axes) and head
+    ``[3]`` (metres) of every bone; the heads do not depend on the rest pose."""
+    return _forward_kinematics(skeleton(shape_name, rest_pose=rest_pose), frame_pose(shape_name, motion_name, frame, rest_pose))
 
 
 def joint_positions(shape_name: str, motion_name: str, frame: int) -> dict[str, Vector]:

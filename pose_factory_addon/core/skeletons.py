@@ -143,7 +143,7 @@ def _sided(side: str) -> dict[str, LandmarkSource]:
         f"{side}_knee": LandmarkSource("bone_head", f"{s}Leg"),
         f"{side}_ankle": LandmarkSource("bone_head", f"{s}Foot"),
         f"{side}_heel": LandmarkSource("surface", f"{s}Foot", f"heel_{side}"),
-        f"{side}_foot_index": LandmarkSource("bone_head", f"{s}Toe_End", "toe_tip", (f"tail:{s}ToeBase",)),
+        f"{side}_foot_index": LandmarkSource("bone_head", f"{s}Toe_End", "toe_tip", (f"surface:{s}Foot",)),
     }
 
 
@@ -159,7 +159,7 @@ def _sided_owners(side: str) -> dict[str, tuple[str, ...]]:
     return {
         f"{side}_shoulder": (f"{s}Arm", f"{s}Shoulder"),
         f"{side}_elbow": (f"{s}ForeArm", f"{s}Arm"),
-        f"{side}_wrist": (f"{s}Hand", f"{s}ForeArm"),
+        f"{side}_wrist": (f"{s}Hand", f"{s}ForeArm", f"{s}HandThumb1"),
         f"{side}_pinky": (f"{s}HandPinky1", f"{s}Hand"),
         f"{side}_index": (f"{s}HandIndex1", f"{s}Hand"),
         f"{side}_thumb": (f"{s}HandThumb2", f"{s}HandThumb1"),
@@ -171,7 +171,8 @@ def _sided_owners(side: str) -> dict[str, tuple[str, ...]]:
 
 
 # The skin a joint keypoint may be seen through (core.visibility): the two segments that meet at
-# the joint, the joint's own bone first. Keyed by MediaPipe-33 name, which also names every COCO-17
+# the joint, the joint's own bone first (the wrist also owns the thumb's metacarpal, which covers it
+# from the front in a relaxed hand). Keyed by MediaPipe-33 name, which also names every COCO-17
 # keypoint; face, heel and hand-surface landmarks lie on the skin and have no owners.
 JOINT_OWNER_BONES: Final = {**_sided_owners("left"), **_sided_owners("right")}
 

@@ -23,14 +23,17 @@ from mathutils.bvhtree import BVHTree
 
 from ..core.errors import RenderError
 from ..core.face_landmarks import FACE_LANDMARKS, FaceError, face_landmark_vertices
+from ..core.generation import GENERATED_CHARACTER_PROPERTY, generated_landmarks
 from ..core.skeletons import JOINT_OWNER_BONES, MEDIAPIPE33_NAMES, MIXAMO_LANDMARK_SOURCES, canonical_bone_name
 from ..core.visibility import facing_away, occluded_keypoints, probe_directions, skin_depth_from_probes
 from .importer import Character
+from .randomize import SCENERY_PROPERTY
 from .rest_skin import RestSkin, rest_skin
 
-PointKind = Literal["bone_head", "bone_tail", "surface"]
+PointKind = Literal["bone_head", "surface"]
 _MIN_REGION_VERTICES = 3
 _MAX_PASS_THROUGH = 8  # surfaces hidden from the render a ray may pass before it gives up
+_GENERATED_SNAP_M = 0.002  # a generated character's landmark must be this close to a vertex of the imported skin
 _PASS_THROUGH_STEP_M = 1e-4
 
 
@@ -38,7 +41,7 @@ _PASS_THROUGH_STEP_M = 1e-4
 class LandmarkPoint:
     """How to read one landmark each frame and how to decide whether a camera sees it.
 
-    ``kind`` says where it is: a pose bone's head or tail, or vertex ``vertex`` of mesh
+    ``kind`` says where it is: a pose bone's head, or vertex ``vertex`` of mesh
     ``mesh_index``. Joints carry their ``owners`` (bones whose skin they are seen through) and
     ``skin_depth`` (metres).
     """
@@ -133,6 +136,23 @@ def _face_points(skin: RestSkin) -> tuple[dict[str, LandmarkPoint], np.ndarray]:
     return {name: region.pick(index) for name, index in chosen.items()}, region.points.mean(axis=0)
 
 
+def _generated_points(skin: RestSkin, landmarks: dict[str, tuple[float, float, float]]) -> dict[str, LandmarkPoint] | None:
+    """The landmark vertices a generated character names (rest positions), found on the imported skin.
+
+    ``None`` when any of them is not on the skin (the file was edited or re-posed): the geometric
+    rules then place every landmark, rather than mixing two sources on one face.
+    """
+    points = {}
+    for name, position in landmarks.items():
+        distances = [np.linalg.norm(mesh.vertices - np.asarray(position), axis=1) for mesh in skin.meshes]
+        mesh_index = int(np.argmin([values.min() if len(values) else np.inf for values in distances]))
+        vertex = int(np.argmin(distances[mesh_index]))
+        if distances[mesh_index][vertex] > _GENERATED_SNAP_M:
+            return None
+        points[name] = LandmarkPoint("surface", mesh_index=mesh_index, vertex=vertex)
+    return points
+
+
 def _heel(skin: RestSkin, side: str) -> LandmarkPoint:
     prefix = side.capitalize()
     ankle = skin.bone_heads[f"{prefix}Foot"]
@@ -141,6 +161,18 @@ def _heel(skin: RestSkin, side: str) -> LandmarkPoint:
     if len(region) == 0:
         raise RenderError(f"no skin vertices below the {prefix}Foot bone to place the heel")
     return region.pick(int(np.argmax(region.points[:, 1] - 0.5 * region.points[:, 2])))
+
+
+def _toe_tip(skin: RestSkin, side: str) -> LandmarkPoint:
+    """The front-most skin vertex of the foot: the foot index on rigs without ``Toe_End`` (a glTF file has no bone
+    tails, so the tail of ``ToeBase`` is the importer's guess, often in the air before the toes)."""
+    prefix = side.capitalize()
+    ankle = skin.bone_heads[f"{prefix}Foot"]
+    region = _bone_region(skin, {f"{prefix}Foot", f"{prefix}ToeBase", f"{prefix}Toe_End"}, ankle, 0.2)
+    region = region.subset(region.points[:, 2] <= ankle[2])
+    if len(region) == 0:
+        raise RenderError(f"no skin vertices below the {prefix}Foot bone to place the foot index")
+    return region.pick(int(np.argmin(region.points[:, 1])))
 
 
 def _hand_point(skin: RestSkin, side: str, rule: str) -> LandmarkPoint:
@@ -162,9 +194,9 @@ def _hand_point(skin: RestSkin, side: str, rule: str) -> LandmarkPoint:
     return region.pick(int(np.argmin(np.linalg.norm(region.points - target, axis=1))))
 
 
-def _resolve(skin: RestSkin, face: dict[str, LandmarkPoint], landmark: str) -> LandmarkPoint:
-    if landmark in face:
-        return face[landmark]
+def _resolve(skin: RestSkin, placed: dict[str, LandmarkPoint], landmark: str) -> LandmarkPoint:
+    if landmark in placed:
+        return placed[landmark]
     source = MIXAMO_LANDMARK_SOURCES[landmark]
     side = "left" if landmark.startswith("left") else "right"
     if source.kind == "surface":
@@ -172,10 +204,10 @@ def _resolve(skin: RestSkin, face: dict[str, LandmarkPoint], landmark: str) -> L
     for option in (source.bone, *source.fallbacks):
         kind, _, bone = option.rpartition(":")
         if kind == "surface":
-            return _hand_point(skin, side, source.rule)
+            return _toe_tip(skin, side) if source.rule == "toe_tip" else _hand_point(skin, side, source.rule)
         if bone in skin.bone_heads:
             owners = frozenset(JOINT_OWNER_BONES[landmark]) | {bone, skin.bone_parents.get(bone, "")} - {""}
-            return LandmarkPoint("bone_tail" if kind == "tail" else "bone_head", bone=bone, owners=owners)
+            return LandmarkPoint("bone_head", bone=bone, owners=owners)
     raise RenderError(f"the rig has no bone for {landmark} (tried {', '.join((source.bone, *source.fallbacks))})")
 
 
@@ -183,13 +215,12 @@ def _with_skin_depth(point: LandmarkPoint, skin: RestSkin, tree: BVHTree, face_o
     """``point`` with its skin depth: probe the rest mesh from around the limb, toward the joint."""
     if point.kind == "surface":
         return point
-    head, tail = skin.bone_heads[point.bone], skin.bone_tails[point.bone]
-    position = head if point.kind == "bone_head" else tail
-    parent = skin.bone_parents.get(point.bone, "") if point.kind == "bone_head" else point.bone
+    position, tail = skin.bone_heads[point.bone], skin.bone_tails[point.bone]
+    parent = skin.bone_parents.get(point.bone, "")
     before = position - skin.bone_heads[parent] if parent else None
     reach = max(skin.height, 1.0)
     depths = []
-    for direction in probe_directions(tail - head, before):
+    for direction in probe_directions(tail - position, before):
         location, _normal, index, distance = tree.ray_cast(Vector(position + direction * reach), Vector(-direction), reach)
         if location is not None and face_owner[index] in point.owners:
             depths.append(reach - distance)
@@ -203,12 +234,17 @@ class LandmarkReader:
     def __init__(self, character: Character) -> None:
         self.character = character
         skin = rest_skin(character)
-        face, head_centre = _face_points(skin)
+        placed, head_centre = _face_points(skin)
+        generated = generated_landmarks(character.armature.get(GENERATED_CHARACTER_PROPERTY))
+        from_generator = _generated_points(skin, generated) if generated else None
+        self.landmark_source = "generator" if from_generator else "rules"
+        placed.update(from_generator or {})
         tree, face_owner = skin.surface_tree()
+        self.skin = skin
         self.height_m = skin.height
         self._bone_names = {canonical_bone_name(bone.name): bone.name for bone in character.armature.data.bones}
         self._face_bones = {mesh.name: mesh.face_bone for mesh in skin.meshes}
-        self.points = [_with_skin_depth(_resolve(skin, face, name), skin, tree, face_owner) for name in MEDIAPIPE33_NAMES]
+        self.points = [_with_skin_depth(_resolve(skin, placed, name), skin, tree, face_owner) for name in MEDIAPIPE33_NAMES]
         self.skin_depths = np.array([point.skin_depth for point in self.points])
         self._face_indices = [MEDIAPIPE33_NAMES.index(name) for name in FACE_LANDMARKS]
         head_bone = character.armature.data.bones[self._bone_names["Head"]]
@@ -226,8 +262,7 @@ class LandmarkReader:
                 positions[index] = mesh_vertices[point.mesh_index][point.vertex]
             else:
                 pose_bone = armature.pose.bones[self._bone_names[point.bone]]
-                local = pose_bone.head if point.kind == "bone_head" else pose_bone.tail
-                positions[index] = np.array(matrix @ local)
+                positions[index] = np.array(matrix @ pose_bone.head)
         head = np.array(matrix @ armature.pose.bones[self._bone_names["Head"]].matrix)
         up = head[:3, 1] / np.linalg.norm(head[:3, 1])
         return PosedLandmarks(positions, (head @ self._head_centre_in_bone)[:3], up)
@@ -252,8 +287,7 @@ class LandmarkReader:
                 rotation = np.array(armature.matrix_world)[:3, :3]
                 for index, point in enumerate(bone_points):
                     pose_bone = armature.pose.bones[self._bone_names[point.bone]]
-                    local = pose_bone.head if point.kind == "bone_head" else pose_bone.tail
-                    track[offset, index] = rotation @ (np.array(local) - root)
+                    track[offset, index] = rotation @ (np.array(pose_bone.head) - root)
         finally:
             for obj, hidden in meshes:
                 obj.hide_viewport = hidden
@@ -283,7 +317,8 @@ def first_surfaces(
 
     Returns its distance [N] (metres, ``inf`` when the ray meets nothing), the name of its
     object and its face index [N] (``""`` / -1 for no hit), and the distance to each target [N].
-    Objects hidden from the render (such as meshes the importer left out) are passed through.
+    Objects hidden from the render (such as meshes the importer left out) and scenery (ground,
+    backdrop: :data:`.randomize.SCENERY_PROPERTY`) are passed through.
     """
     origin = Vector(camera_location.tolist())
     hits = np.full(len(targets), np.inf)
@@ -303,7 +338,7 @@ def first_surfaces(
             if not found:
                 break
             travelled = (location - origin).length
-            if obj.hide_render:
+            if obj.hide_render or obj.get(SCENERY_PROPERTY):
                 travelled += _PASS_THROUGH_STEP_M
                 continue
             hits[index], objects[index], faces[index] = travelled, obj.name, face

@@ -7,6 +7,7 @@ image therefore always describe the same pose. Output layout (DESIGN.md section 
     <out>/<character>/<view>.png            one frame selected
     <out>/<character>/<view>_f<frame>.png   several frames (frame zero-padded to 4 digits)
     <out>/<character>/<same stem>.json      labels of that image
+    <out>/<character>/<motion>/<stem>.png   with motions (``--motion``): one folder per motion, same stems
     <out>/coco_keypoints.json               COCO keypoints of every image (when coco17 is asked)
     <out>/dataset.json                      spec, versions, preset, timings, failures
 """
@@ -19,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +28,48 @@ import bpy
 import numpy as np
 
 from .. import __version__
+from ..core.body_parts import palette_record
 from ..core.camera import (
     OrbitView,
     field_of_view,
+    fit_distances,
     orbit_camera_matrix,
     orbit_views,
     project_points,
+    rolled,
     seed_camera_matrix,
     world_to_camera,
 )
 from ..core.dataset import finish_summary, new_summary, write_dataset_files, write_json
-from ..core.drawing import draw_skeleton
-from ..core.errors import RenderError
+from ..core.drawing import draw_mask_outline, draw_skeleton
+from ..core.errors import PoseFactoryError, RenderError
 from ..core.frames import frame_count_estimate, parse_frame_spec, select_frames
 from ..core.labels import image_label, pixel_bbox
 from ..core.manifest import RenderParams
+from ..core.masks import mask_bbox, rle_encode
+from ..core.motion import Motion, library_motion, mirrored
 from ..core.presets import RenderPreset, render_preset
+from ..core.randomize import Look, sample_camera, sample_environment, sample_look, scene_record
 from ..core.security import resolve_under
 from .framing import frame_character
-from .importer import import_character
+from .importer import Character, import_character
 from .keypoints import LandmarkReader
 from .meshes import mesh_world_vertices
-from .scene import add_camera, add_lighting, camera_intrinsics, configure_render, reset_scene, set_camera_matrix
+from .passes import Passes
+from .randomize import BackgroundLibrary, SceneDresser, dress
+from .retarget import load_bvh_motion, retarget_onto, target_rig
+from .scene import (
+    add_camera,
+    add_lighting,
+    camera_intrinsics,
+    configure_render,
+    reset_scene,
+    set_camera_matrix,
+    set_focal_length,
+)
 
 Progress = Callable[[int, int], None]
+_ROLL_MARGIN = 1.06  # room for a 5 degree roll when a jittered camera fits the body
 OVERLAY_DIR = "overlays"
 
 
@@ -122,7 +142,14 @@ def _render_character(
     counter: _Counter,
     transparent: bool,
     debug_overlays: bool,
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    motions: list[Motion],
+    backgrounds: BackgroundLibrary,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Import one character and render its own animation, or each of ``motions`` retargeted onto it.
+
+    Returns the character records (one per animation), image entries, labels, and the failures of
+    single motions (a motion that cannot be retargeted or rendered does not stop the others).
+    """
     width, height = params.resolution
     scene = reset_scene()
     configure_render(scene, preset, width, height, transparent, params.seed)
@@ -132,32 +159,171 @@ def _render_character(
     with quiet_output():
         character = import_character(path, name)
     reader = LandmarkReader(character)
+    look = sample_look(params.randomize, params.seed, name)
+    if look is not None:
+        dress(character, reader.skin, look, keep_skin=reader.landmark_source == "generator")
+    extras = _Extras(
+        SceneDresser(scene, camera, backgrounds) if params.randomize != "none" else None,
+        Passes(scene, params.passes, character.meshes, reader.skin),
+        look,
+        backgrounds,
+    )
+    try:
+        return _render_animations(
+            name, path, character, reader, scene, camera, params, out_dir, counter, debug_overlays, motions, extras, started
+        )
+    finally:
+        extras.passes.close()
+
+
+@dataclass
+class _Extras:
+    """What scene variety and passes need while one character renders."""
+
+    dresser: SceneDresser | None
+    passes: Passes
+    look: Look | None
+    backgrounds: BackgroundLibrary
+
+
+def _render_animations(
+    name: str,
+    path: Path,
+    character: Character,
+    reader: LandmarkReader,
+    scene: bpy.types.Scene,
+    camera: bpy.types.Object,
+    params: RenderParams,
+    out_dir: Path,
+    counter: _Counter,
+    debug_overlays: bool,
+    motions: list[Motion],
+    extras: _Extras,
+    started: float,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    if not motions:
+        setup_s = time.perf_counter() - started
+        record, images, labels = _render_animation(
+            name, path, character, reader, None, scene, camera, params, out_dir, counter, debug_overlays, setup_s, extras
+        )
+        return [record], images, labels, []
+    rig = target_rig(character)
+    records: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for motion in motions:
+        try:
+            retarget_started = time.perf_counter()
+            animated, _ = retarget_onto(character, motion, rig)
+            retarget_s = time.perf_counter() - retarget_started
+            setup_s = time.perf_counter() - started
+            record, motion_images, motion_labels = _render_animation(
+                name, path, animated, reader, motion, scene, camera, params, out_dir, counter, debug_overlays, setup_s, extras
+            )
+        except Exception as error:  # one motion that fails on this rig must not stop the others; it is reported
+            counter.settle(_animation_key(name, motion.name), 0)
+            failures.append({"character": name, "motion": motion.name, "file": path.name, "error": _failure_message(name, error)})
+            continue
+        record["retarget_s"] = round(retarget_s, 4)
+        records.append(record)
+        images.extend(motion_images)
+        labels.extend(motion_labels)
+        started = time.perf_counter()
+    return records, images, labels, failures
+
+
+def _animation_key(character: str, motion: str | None) -> str:
+    """The counter key, and the output folder below ``<out>``, of one character's animation."""
+    return character if motion is None else f"{character}/{motion}"
+
+
+def _with_motion(label: dict[str, Any], motion: str) -> dict[str, Any]:
+    """``label`` with ``"motion"`` right after ``"character"``."""
+    result: dict[str, Any] = {}
+    for key, value in label.items():
+        result[key] = value
+        if key == "character":
+            result["motion"] = motion
+    return result
+
+
+def _render_animation(
+    name: str,
+    path: Path,
+    character: Character,
+    reader: LandmarkReader,
+    motion: Motion | None,
+    scene: bpy.types.Scene,
+    camera: bpy.types.Object,
+    params: RenderParams,
+    out_dir: Path,
+    counter: _Counter,
+    debug_overlays: bool,
+    setup_s: float,
+    extras: _Extras,
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Render every chosen frame of the character's current animation from every view.
+
+    ``setup_s`` (seconds spent importing, reading landmarks and retargeting) is recorded as ``import_s``.
+    """
+    width, height = params.resolution
+    started = time.perf_counter()
+    key = _animation_key(name, motion.name if motion else None)
     spec = parse_frame_spec(params.frames)
     poses = reader.joint_track(scene, character.first_frame, character.last_frame) if spec.needs_poses else None
     choice = select_frames(spec, character.first_frame, character.last_frame, poses)
     frames = choice.frames
-    import_s = time.perf_counter() - started
+    import_s = setup_s + time.perf_counter() - started
     views = orbit_views(params.angles, params.elevations)
-    counter.settle(name, len(frames) * len(views))
+    counter.settle(key, len(frames) * len(views))
     started = time.perf_counter()
     K = camera_intrinsics(scene, camera)
     framing = frame_character(character, frames, views, *field_of_view(K, width, height))
     framing_s = time.perf_counter() - started
-    character_dir = resolve_under(out_dir, name)
+    character_dir = resolve_under(out_dir, *key.split("/"))
     character_dir.mkdir(parents=True, exist_ok=True)
     images: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
+    default_lens = camera.data.lens, camera.data.sensor_width
     for frame_index, frame in enumerate(frames):
         scene.frame_set(frame)
+        environment = sample_environment(
+            params.randomize,
+            params.seed,
+            key,
+            frame,
+            list(extras.backgrounds.hdris),
+            list(extras.backgrounds.photos),
+            params.ground,
+        )
+        if extras.dresser is not None and environment is not None:
+            extras.dresser.set_environment(environment)
         depsgraph = bpy.context.evaluated_depsgraph_get()
         mesh_vertices = [mesh_world_vertices(obj, depsgraph) for obj in character.meshes]
         all_vertices = np.concatenate(mesh_vertices)
         posed = reader.pose(depsgraph, mesh_vertices)
-        for view, distance in zip(views, framing.distances, strict=True):
-            if params.framing == "auto":
-                matrix = orbit_camera_matrix(framing.target(frame_index), float(distance), view)
-            else:
+        for view_index, (view, distance) in enumerate(zip(views, framing.distances, strict=True)):
+            jitter = sample_camera(params.randomize, params.seed, key, frame, view_index, params.angles)
+            aim = framing.target(frame_index)
+            if params.framing == "fixed":
                 matrix = seed_camera_matrix(view)
+            elif jitter is None:
+                matrix = orbit_camera_matrix(aim, float(distance), view)
+            else:
+                set_focal_length(camera, jitter.focal_mm)
+                K = camera_intrinsics(scene, camera)
+                moved = OrbitView(
+                    view.name,
+                    view.azimuth_deg + jitter.azimuth_deg,
+                    float(np.clip(view.elevation_deg + jitter.elevation_deg, -80.0, 80.0)),
+                )
+                fov_x, fov_y = field_of_view(K, width, height)
+                padding = _ROLL_MARGIN / jitter.fill
+                reach = float(fit_distances(all_vertices, aim, [moved], fov_x, fov_y, padding)[0])
+                matrix = rolled(orbit_camera_matrix(aim, reach, moved), jitter.roll_deg)
+            if extras.dresser is not None:
+                extras.dresser.place_backdrop(matrix, aim, max(field_of_view(K, width, height)))
             set_camera_matrix(camera, matrix)
             stem = image_stem(view, frame, len(frames) > 1)
             image_path = character_dir / f"{stem}.png"
@@ -165,11 +331,12 @@ def _render_character(
             _render_still(scene, image_path)
             render_s = time.perf_counter() - started
             started = time.perf_counter()
+            written = extras.passes.collect(frame, character_dir, stem)
             R, t = world_to_camera(matrix)
             occluded = reader.occluded(scene, depsgraph, np.asarray(matrix)[:3, 3], posed)
             vertex_pixels, vertex_depth = project_points(all_vertices, K, R, t)
             label = image_label(
-                image=f"{name}/{stem}.png",
+                image=f"{key}/{stem}.png",
                 character=name,
                 view=view,
                 frame=frame,
@@ -184,25 +351,36 @@ def _render_character(
                 bbox=pixel_bbox(vertex_pixels, vertex_depth, width, height),
                 label_sets=params.labels,
             )
+            if motion is not None:
+                label = _with_motion(label, motion.name)
+            if params.randomize != "none":
+                label["scene"] = scene_record(params.randomize, environment, extras.look, jitter)
+            if written:
+                label["passes"] = {name: f"{key}/{file}" for name, file in written.items()}
+            if "mask" in written:
+                label.update(_mask_fields(character_dir / written["mask"]))
             write_json(character_dir / f"{stem}.json", label)
             label_s = time.perf_counter() - started
             if debug_overlays:
-                _write_overlay(out_dir, name, stem, image_path, label)
+                _write_overlay(out_dir, key, stem, image_path, label)
             labels.append(label)
             images.append(
                 {
                     "image": label["image"],
-                    "label": f"{name}/{stem}.json",
+                    "label": f"{key}/{stem}.json",
                     "render_s": round(render_s, 4),
                     "label_s": round(label_s, 4),
                 }
             )
             counter.step()
+    camera.data.lens, camera.data.sensor_width = default_lens
     record = {
         "name": name,
+        **({"motion": motion.name, "motion_source": motion.source} if motion is not None else {}),
         "file": path.name,
         "animation_frames": [character.first_frame, character.last_frame],
         "height_m": round(reader.height_m, 4),
+        "landmark_source": reader.landmark_source,
         "frames": frames,
         "frame_selection": {"spec": str(spec), "loop": choice.loop, "pose_distances_m": choice.pose_distances_m},
         "views": [view.name for view in views],
@@ -216,14 +394,28 @@ def _render_character(
     return record, images, labels
 
 
-def _write_overlay(out_dir: Path, name: str, stem: str, image_path: Path, label: dict[str, Any]) -> None:
+def _mask_fields(path: Path) -> dict[str, Any]:
+    """The person mask as COCO wants it (``segmentation`` RLE, ``mask_area`` in pixels) and its box."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        mask = np.asarray(image) > 0
+    return {"segmentation": rle_encode(mask), "mask_area": int(mask.sum()), "mask_bbox": mask_bbox(mask)}
+
+
+def _write_overlay(out_dir: Path, folder: str, stem: str, image_path: Path, label: dict[str, Any]) -> None:
     from PIL import Image
 
     label_set = "coco17" if "coco17" in label["keypoints"] else "mediapipe33"
-    target = resolve_under(out_dir, OVERLAY_DIR, name, f"{stem}.png")
+    target = resolve_under(out_dir, OVERLAY_DIR, *folder.split("/"), f"{stem}.png")
     target.parent.mkdir(parents=True, exist_ok=True)
     with Image.open(image_path) as image:
-        draw_skeleton(image, label["keypoints"][label_set], label_set).save(target)
+        drawn = draw_skeleton(image, label["keypoints"][label_set], label_set)
+    mask = label.get("passes", {}).get("mask")
+    if mask:
+        with Image.open(resolve_under(out_dir, mask)) as mask_image:
+            drawn = draw_mask_outline(drawn, mask_image)
+    drawn.save(target)
 
 
 def render_dataset(
@@ -232,6 +424,8 @@ def render_dataset(
     out_dir: Path,
     progress: Progress | None = None,
     *,
+    motion_files: Mapping[str, Path] | None = None,
+    backgrounds: Path | None = None,
     transparent: bool = False,
     debug_overlays: bool = False,
     write_summary: bool = True,
@@ -240,8 +434,11 @@ def render_dataset(
 
     ``files`` maps each ``CharacterRef.name`` to a local file; ``progress`` receives
     ``(images_done, images_total)`` after each image (the total is an estimate until each
-    character's animation length is known). A character that cannot be imported or rendered
-    is listed in ``failures`` and the others continue. ``transparent`` renders the background
+    character's animation length is known). With ``params.motions`` every character is rendered in
+    each motion instead of its own animation; ``motion_files`` maps each BVH motion's name to its
+    local file. ``backgrounds`` is a folder of the user's HDRIs and photos for ``params.randomize``
+    (besides Blender's bundled world images). A character, motion or character-motion pair that cannot
+    be imported, retargeted or rendered is listed in ``failures`` and the others continue. ``transparent`` renders the background
     with alpha 0; ``debug_overlays`` writes skeleton overlays to ``<out>/overlays/``;
     ``write_summary=False`` (a worker rendering part of a dataset) skips ``dataset.json`` and
     ``coco_keypoints.json``, which :func:`write_dataset_files` then writes for the whole.
@@ -252,31 +449,67 @@ def render_dataset(
     out_dir.mkdir(parents=True, exist_ok=True)
     views_per_frame = params.views_per_frame()
     estimate = frame_count_estimate(parse_frame_spec(params.frames)) * views_per_frame
-    counter = _Counter({ref.name: estimate for ref in params.characters}, progress)
     summary = new_summary(params, preset, software_versions())
+    motions = _load_motions(params, motion_files or {}, summary["failures"])
+    library = BackgroundLibrary.find(backgrounds) if params.randomize != "none" else BackgroundLibrary({}, {})
+    if params.passes and "parts" in params.passes:
+        summary["parts"] = palette_record()
+    # When every motion failed to load there is nothing to render; the failures say why.
+    characters = params.characters if motions or not params.motions else ()
+    keys = {ref.name: [_animation_key(ref.name, motion.name) for motion in motions] or [ref.name] for ref in characters}
+    counter = _Counter({key: estimate for names in keys.values() for key in names}, progress)
     labels: list[dict[str, Any]] = []
-    for ref in params.characters:
+    for ref in characters:
         path = files.get(ref.name)
         try:
             if path is None:
                 raise RenderError(f"{ref.name}: no local file was given for this character")
-            record, images, character_labels = _render_character(
-                ref.name, Path(path), params, preset, out_dir, counter, transparent, debug_overlays
+            records, images, character_labels, motion_failures = _render_character(
+                ref.name, Path(path), params, preset, out_dir, counter, transparent, debug_overlays, motions, library
             )
         except Exception as error:  # one bad character must not stop the others; it is reported in failures
-            counter.settle(ref.name, 0)
-            if isinstance(error, RenderError):
-                message = str(error)
-            elif isinstance(error, ValueError):
-                message = f"{ref.name}: {error}"
-            else:
-                message = f"{ref.name}: {type(error).__name__}: {error}"
+            for key in keys[ref.name]:
+                counter.settle(key, 0)
+            message = _failure_message(ref.name, error)
             summary["failures"].append({"character": ref.name, "file": Path(path).name if path else None, "error": message})
             continue
-        summary["characters"].append(record)
+        summary["characters"].extend(records)
         summary["images"].extend(images)
+        summary["failures"].extend(motion_failures)
         labels.extend(character_labels)
     finish_summary(summary, time.perf_counter() - wall_started)
     if write_summary:
         write_dataset_files(out_dir, summary, labels)
     return summary
+
+
+def _failure_message(name: str, error: Exception) -> str:
+    """One line for ``failures``: domain errors as they are, others with the character and error type."""
+    if isinstance(error, RenderError):
+        return str(error)
+    if isinstance(error, ValueError):
+        return f"{name}: {error}"
+    return f"{name}: {type(error).__name__}: {error}"
+
+
+def _load_motions(params: RenderParams, motion_files: Mapping[str, Path], failures: list[dict[str, Any]]) -> list[Motion]:
+    """The motions of ``params`` (library clips and BVH files), each followed by its mirror image when
+    ``params.mirror``; a motion that cannot be read is listed in ``failures`` and left out."""
+    motions: list[Motion] = []
+    for ref in params.motions:
+        try:
+            if ref.is_library:
+                motion = library_motion(ref.name)
+            else:
+                path = motion_files.get(ref.name)
+                if path is None:
+                    raise RenderError(f"motion {ref.name}: no local file was given for it")
+                with quiet_output():
+                    motion = load_bvh_motion(Path(path), ref.name)
+        except Exception as error:  # a bad motion file must not stop the others; it is reported in failures
+            failures.append({"motion": ref.name, "error": str(error) if isinstance(error, PoseFactoryError) else repr(error)})
+            continue
+        motions.append(motion)
+        if params.mirror:
+            motions.append(mirrored(motion))
+    return motions

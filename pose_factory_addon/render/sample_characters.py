@@ -17,12 +17,13 @@ Public API
     the world-space result is identical either way. ``root_travel_m`` > 0 makes a
     root-motion clip: the Hips travel that far along -Y (forward) over the clip, as a Mixamo
     clip downloaded without "In Place" does; the armature object stays put.
-``export_sample_character(path, shape, motion_name, root_travel_m=0.0) -> Path``
+``export_sample_character(path, shape, motion_name, root_travel_m=0.0, *, rest_pose="tpose", ...) -> Path``
     Write ``.fbx`` (as Mixamo ships it: centimetres, Y up, ``mixamorig:*`` bones, take
     ``mixamo.com``; Blender re-imports it with the armature at scale 0.01 rotated 90 degrees
     about X and the clip on frames 1..N at 30 fps) or ``.glb`` (glTF binary with the
     animation, keyed at 24 fps so it imports on frames 1..N of a default Blender scene).
-    Builds in a temporary scene, so the current scene is left alone.
+    Builds in a temporary scene, so the current scene is left alone. ``rest_pose="apose"`` rigs
+    the same mannequin in an A-pose (arms 45 degrees down at rest); its motions show the same poses.
 ``write_sample_set(out_dir) -> list[Path]``
     Write :data:`SAMPLE_SET`, the files committed in ``samples/characters/``.
 ``known_joint_positions(shape, motion, frame) -> {bone: [3]}``
@@ -79,13 +80,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SampleFile:
-    """One committed sample file: its name, body shape, motion, build (variant) and whether it has eye bones."""
+    """One sample file: its name, body shape, motion, build (variant), whether it has eye bones, and its rest pose."""
 
     file_name: str
     shape: str
     motion: str
     variant: str = "mannequin"
     eye_bones: bool = False
+    rest_pose: str = "tpose"
 
 
 # The committed sample files: mannequins, an X Bot-like robot (outer shell over inner joint spheres) and a
@@ -120,7 +122,9 @@ def _bone_roll_reference(direction: np.ndarray) -> np.ndarray:
     return front
 
 
-def _create_armature(scene: bpy.types.Scene, shape: str, object_matrix: Matrix, eye_bones: bool) -> bpy.types.Object:
+def _create_armature(
+    scene: bpy.types.Scene, shape: str, object_matrix: Matrix, eye_bones: bool, rest_pose: str
+) -> bpy.types.Object:
     data = bpy.data.armatures.new("Armature")
     armature = bpy.data.objects.new("Armature", data)
     scene.collection.objects.link(armature)
@@ -131,7 +135,7 @@ def _create_armature(scene: bpy.types.Scene, shape: str, object_matrix: Matrix, 
     with bpy.context.temp_override(scene=scene, view_layer=view_layer, active_object=armature, object=armature):
         bpy.ops.object.mode_set(mode="EDIT")
         edit_bones = data.edit_bones
-        for name, bone in skeleton(shape, eye_bones).items():
+        for name, bone in skeleton(shape, eye_bones, rest_pose).items():
             edit_bone = edit_bones.new(MIXAMO_PREFIX + name)
             head, tail = np.array(bone.head), np.array(bone.tail)
             edit_bone.head = (to_armature @ np.append(head, 1.0))[:3]
@@ -156,11 +160,11 @@ def _material(name: str) -> bpy.types.Material:
 
 
 def _create_meshes(
-    collection: bpy.types.Collection, armature: bpy.types.Object, shape: str, variant: str, eye_bones: bool
+    collection: bpy.types.Collection, armature: bpy.types.Object, shape: str, variant: str, eye_bones: bool, rest_pose: str
 ) -> list[bpy.types.Object]:
     to_armature = np.array(armature.matrix_world.inverted())
     meshes = []
-    for name, mesh_data in mannequin_meshes(shape, variant, eye_bones).items():
+    for name, mesh_data in mannequin_meshes(shape, variant, eye_bones, rest_pose).items():
         vertices = mesh_data.vertices @ to_armature[:3, :3].T + to_armature[:3, 3]
         mesh = bpy.data.meshes.new(name)
         mesh.from_pydata(vertices.tolist(), [], mesh_data.faces)
@@ -196,13 +200,14 @@ def _animate(
     first_frame: int,
     root_travel_m: float,
     frame_count: int,
+    rest_pose: str,
 ) -> bpy.types.Action:
     """Key every moving bone at every frame: pose-bone rotations are the generator's rest-axes
     rotations conjugated into each bone's rest frame (armature space); the Hips location carries
     the clip's own offset plus the root travel. Clip frame 1 is keyed at scene frame ``first_frame``."""
     to_armature = np.array(armature.matrix_world.inverted())[:3, :3]
     axes = to_armature / np.linalg.norm(to_armature[:, 0])
-    poses = [frame_pose(shape, motion_name, frame) for frame in range(1, frame_count + 1)]
+    poses = [frame_pose(shape, motion_name, frame, rest_pose) for frame in range(1, frame_count + 1)]
     moving = sorted({name for pose in poses for name in pose.rotations} | {"Hips"})
     armature.animation_data_create()
     action = bpy.data.actions.new(action_name)
@@ -242,6 +247,7 @@ def build_sample_character(
     variant: str = "mannequin",
     eye_bones: bool = False,
     closed_loop: bool = False,
+    rest_pose: str = "tpose",
 ) -> bpy.types.Object:
     """Build a sample mannequin with its motion in ``scene``; returns the armature object.
 
@@ -250,18 +256,19 @@ def build_sample_character(
     ``root_travel_m`` (metres) moves the Hips forward (-Y) over the clip (a root-motion clip).
     ``variant`` chooses the meshes (:data:`pose_factory_addon.core.sample_mesh.VARIANTS`),
     ``eye_bones`` adds ``LeftEye``/``RightEye``, and ``closed_loop`` keys one frame more whose pose
-    repeats the first (as many exported cycles do). Raises ``ValueError`` for an unknown shape,
-    motion or variant.
+    repeats the first (as many exported cycles do). ``rest_pose`` is ``tpose`` or ``apose``
+    (:data:`pose_factory_addon.core.sample_rig.REST_POSES`). Raises ``ValueError`` for an unknown
+    shape, motion, variant or rest pose.
     """
     clip = motion(motion_name)
-    skeleton(shape)
+    skeleton(shape, rest_pose=rest_pose)
     mannequin_meshes(shape, variant)
     frame_count = clip.frame_count + (1 if closed_loop and clip.frame_count > 1 else 0)
     scene = scene or bpy.context.scene
     object_matrix = _MIXAMO_OBJECT_MATRIX if mixamo_layout else Matrix.Identity(4)
-    armature = _create_armature(scene, shape, object_matrix, eye_bones)
-    _create_meshes(scene.collection, armature, shape, variant, eye_bones)
-    _animate(armature, shape, motion_name, action_name or motion_name, first_frame, root_travel_m, frame_count)
+    armature = _create_armature(scene, shape, object_matrix, eye_bones, rest_pose)
+    _create_meshes(scene.collection, armature, shape, variant, eye_bones, rest_pose)
+    _animate(armature, shape, motion_name, action_name or motion_name, first_frame, root_travel_m, frame_count, rest_pose)
     scene.render.fps = frames_per_second
     scene.frame_start = first_frame
     scene.frame_end = first_frame + frame_count - 1
@@ -298,13 +305,14 @@ def export_sample_character(
     variant: str = "mannequin",
     eye_bones: bool = False,
     closed_loop: bool = False,
+    rest_pose: str = "tpose",
 ) -> Path:
     """Write a sample character to ``path`` (``.fbx`` or ``.glb``); returns the path.
 
-    ``root_travel_m``, ``variant``, ``eye_bones`` and ``closed_loop`` are those of
+    ``root_travel_m``, ``variant``, ``eye_bones``, ``closed_loop`` and ``rest_pose`` are those of
     :func:`build_sample_character`.
 
-    Raises ``ValueError`` for an unknown shape, motion, variant or file extension.
+    Raises ``ValueError`` for an unknown shape, motion, variant, rest pose or file extension.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -329,6 +337,7 @@ def export_sample_character(
             variant=variant,
             eye_bones=eye_bones,
             closed_loop=closed_loop,
+            rest_pose=rest_pose,
         )
         with bpy.context.temp_override(scene=scene, view_layer=view_layer):
             if is_fbx:
@@ -385,7 +394,12 @@ def write_sample_set(out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     return [
         export_sample_character(
-            out_dir / sample.file_name, sample.shape, sample.motion, variant=sample.variant, eye_bones=sample.eye_bones
+            out_dir / sample.file_name,
+            sample.shape,
+            sample.motion,
+            variant=sample.variant,
+            eye_bones=sample.eye_bones,
+            rest_pose=sample.rest_pose,
         )
         for sample in SAMPLE_SET
     ]

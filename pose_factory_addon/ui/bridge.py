@@ -120,6 +120,14 @@ class LabelsChecked:
     open_report: bool = True
 
 
+@dataclass(frozen=True)
+class CharactersGenerated:
+    """People were generated into ``folder``: it becomes the characters folder and is listed again."""
+
+    folder: str
+    names: tuple[str, ...]
+
+
 Message = (
     TaskStarted
     | TaskProgress
@@ -130,6 +138,7 @@ Message = (
     | PodReport
     | LocalRenderWritten
     | LabelsChecked
+    | CharactersGenerated
 )
 
 
@@ -306,6 +315,20 @@ def _apply(runtime: bpy.types.PropertyGroup, message: Message) -> None:
         check.face_error = -1.0 if message.face_error is None else message.face_error
         if message.open_report and not bpy.app.background:
             bpy.ops.wm.url_open(url=Path(message.report).as_uri())
+    elif isinstance(message, CharactersGenerated):
+        _list_generated(message)
+
+
+def _list_generated(message: CharactersGenerated) -> None:
+    """Point every scene's characters folder at the new people (when it was elsewhere or empty) and rescan it."""
+    from .properties import scan_characters
+
+    for scene in bpy.data.scenes:
+        settings = scene.pose_factory
+        if Path(bpy.path.abspath(settings.characters_folder or ".")).resolve() != Path(message.folder).resolve():
+            settings.characters_folder = message.folder  # its update callback rescans
+        else:
+            scan_characters(settings)
 
 
 def _tag_redraw(window_manager: bpy.types.WindowManager) -> None:

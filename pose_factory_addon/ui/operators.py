@@ -8,6 +8,7 @@ while a worker thread does the network or render work and the modal watcher drai
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -15,15 +16,28 @@ from urllib.parse import urlparse
 
 import bpy
 
+from ..core import defaults
+from ..core.characters import (
+    BODY_TYPES,
+    ETHNICITIES,
+    MAX_AGE_YEARS,
+    MAX_HEIGHT_M,
+    MAX_PEOPLE_PER_RUN,
+    MIN_AGE_YEARS,
+    spec_from_options,
+)
+from ..core.child_process import cli_command
 from ..core.config import user_data_dir
 from ..core.dataset import DATASET_FILE
+from ..core.enhance_options import MODES, EnhanceOptions, enhance_options
 from ..core.errors import PoseFactoryError, UsageError
-from ..core.manifest import validate_job_id
+from ..core.manifest import PASSES, validate_job_id
 from ..core.queue import FINAL_STATES
 from ..core.security import resolve_under, safe_slug
 from . import bridge
 from .messages import plain_message
 from .preferences import Connection, connection
+from .properties import animation_count, chosen_motions
 from .work import (
     RenderRequest,
     cancel_work,
@@ -31,6 +45,9 @@ from .work import (
     cost_view,
     count_images,
     download_work,
+    enhance_estimate,
+    enhance_work,
+    generate_characters_work,
     pod_work,
     refresh_work,
     render_command,
@@ -49,7 +66,7 @@ def _is_loopback(url: str) -> bool:
 
 
 def offline_reason(link: Connection, service: str) -> str:
-    """Why Blender's offline mode blocks ``service`` (``store`` or ``runpod``), or ``""``.
+    """Why Blender's offline mode blocks ``service`` (``store``, ``runpod`` or ``stability``), or ``""``.
 
     Local folders and loopback endpoints (a test server on this machine) are not "online".
     """
@@ -59,6 +76,8 @@ def offline_reason(link: Connection, service: str) -> str:
         if not link.is_s3 or _is_loopback(link.settings.s3_endpoint):
             return ""
         return f"{OFFLINE_NOTE} (needed to reach the S3 store)"
+    if service == "stability":
+        return "" if _is_loopback(link.settings.stability_api_base_url) else f"{OFFLINE_NOTE} (needed to reach Stability AI)"
     if _is_loopback(link.settings.runpod_api_base_url):
         return ""
     return f"{OFFLINE_NOTE} (needed to reach RunPod)"
@@ -139,6 +158,11 @@ def render_request(context: bpy.types.Context) -> RenderRequest:
         labels=tuple(sorted(settings.labels)),
         output_name=output_name,
         temporary_files=temporary,
+        motions=chosen_motions(settings),
+        mirror=settings.mirror_motions and bool(settings.motions),
+        randomize=settings.scene_variety,
+        ground=settings.ground and settings.scene_variety != "none",
+        passes=tuple(name for name in PASSES if name in settings.passes),
     )
 
 
@@ -279,7 +303,9 @@ class POSEFACTORY_OT_estimate_cost(_PoseFactoryOperator, bpy.types.Operator):
         if link is None:
             return {"CANCELLED"}
         try:
-            count = count_images(character_count(context), settings.angles, settings.elevations, settings.frames)
+            count = count_images(
+                character_count(context), settings.angles, settings.elevations, settings.frames, animation_count(settings)
+            )
         except ValueError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
@@ -312,7 +338,9 @@ class POSEFACTORY_OT_submit_job(_PoseFactoryOperator, bpy.types.Operator):
         """(refusal, warning) of the pod estimate, exactly as submit re-checks it."""
         settings = context.scene.pose_factory
         try:
-            count = count_images(character_count(context), settings.angles, settings.elevations, settings.frames)
+            count = count_images(
+                character_count(context), settings.angles, settings.elevations, settings.frames, animation_count(settings)
+            )
         except ValueError as error:
             return str(error), ""
         resolution = (settings.resolution[0], settings.resolution[1])
@@ -470,7 +498,7 @@ def _show_in_image_editor(context: bpy.types.Context, image: bpy.types.Image) ->
 def _write_contact_sheet(folder: Path, sheet: Path) -> None:
     """Draw ``sheet`` from the dataset in ``folder``; Pillow may be missing from a plain Blender."""
     try:
-        from ..commands.preview import write_contact_sheet
+        from ..core.contact_sheets import write_contact_sheet
     except ImportError as error:
         raise UsageError(
             f"drawing a contact sheet needs Pillow, which this Blender lacks ({error.name}); "
@@ -542,6 +570,145 @@ class POSEFACTORY_OT_check_labels(_PoseFactoryOperator, bpy.types.Operator):
         if link is None:
             return {"CANCELLED"}
         return self._run(context, "qa", "Checking labels", check_labels_work(folder, self.open_report), link)
+
+
+NO_STABILITY_KEY = "Stability AI is not configured: set STABILITY_API_KEY or type a key in the add-on preferences"
+_MODE_DESCRIPTIONS = {
+    "structure": "Keep the render's edges and layout (the best choice for keeping the pose)",
+    "sketch": "Treat the render as a sketch to fill in (freer, the pose drifts more often)",
+}
+_MODE_ITEMS = [(mode, mode.title(), _MODE_DESCRIPTIONS.get(mode, mode)) for mode in MODES]
+
+
+def _dataset_image_count(folder: Path) -> int:
+    """Images a results folder's ``dataset.json`` lists (0 when it cannot be read: the run then says why)."""
+    try:
+        return len(json.loads((folder / DATASET_FILE).read_text(encoding="utf-8")).get("images", []))
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+class POSEFACTORY_OT_enhance_dataset(_PoseFactoryOperator, bpy.types.Operator):
+    bl_idname = "posefactory.enhance_dataset"
+    bl_label = "Pose Factory: Enhance with Stability AI"
+    bl_description = (
+        "Make the results photo-real with Stability AI (paid per image) and keep only the images whose pose still "
+        "matches the labels; needs a Stability key and the QA interpreter (`make qa-setup`)"
+    )
+
+    prompt: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Prompt", description='What the images should look like, e.g. "a photo of a person in a park"'
+    )
+    negative_prompt: bpy.props.StringProperty(name="Negative Prompt", description="What they should not look like")  # type: ignore[valid-type]
+    mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Mode",
+        items=_MODE_ITEMS,
+        default=defaults.ENHANCE_MODE,
+    )
+    control_strength: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Control Strength",
+        description="How closely the result follows the render (0-1)",
+        default=defaults.ENHANCE_CONTROL_STRENGTH,
+        min=0.0,
+        max=1.0,
+    )
+    variations: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Variations",
+        description="Enhanced images per rendered image (each is paid)",
+        default=defaults.ENHANCE_VARIATIONS,
+        min=1,
+        max=defaults.ENHANCE_MAX_VARIATIONS,
+    )
+    seed: bpy.props.IntProperty(name="Seed", description="Seed of the first request; 0 draws one", default=0, min=0)  # type: ignore[valid-type]
+    max_error: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Max Body Error",
+        description="QA gate: drop images whose body error against the labels is above this many body heights",
+        default=defaults.ENHANCE_MAX_ERROR,
+        min=0.001,
+        max=1.0,
+        precision=3,
+    )
+    confirmed: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Confirmed", description="Start even though the estimate is above the warning threshold", options={"SKIP_SAVE"}
+    )
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        folder = _results_folder(context)
+        if folder is None or not (folder / DATASET_FILE).is_file():
+            cls.poll_message_set("Download a completed job (or render here) first: no dataset.json yet")
+            return False
+        return _poll_idle(cls, "enhance", "enhancing a dataset")
+
+    def _options(self) -> EnhanceOptions:
+        """The dialog's values, validated like the CLI's (Blender's floats are single precision: rounded back)."""
+        return enhance_options(
+            self.prompt,
+            self.negative_prompt,
+            self.mode,
+            round(self.control_strength, 4),
+            self.variations,
+            self.seed or None,
+            round(self.max_error, 4),
+        )
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.background = True
+        self.confirmed = True  # the dialog shows the estimate and any warning: pressing Enhance confirms them
+        return context.window_manager.invoke_props_dialog(  # type: ignore[no-any-return]
+            self, width=460, title="Enhance with Stability AI", confirm_text="Enhance"
+        )
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.use_property_split = True
+        for name in ("prompt", "negative_prompt", "mode", "control_strength", "variations", "seed", "max_error"):
+            layout.prop(self, name)
+        folder = _results_folder(context)
+        box = layout.box()
+        try:
+            link = connection(context)
+            options = self._options()
+        except (PoseFactoryError, ValueError) as error:
+            box.label(text=plain_message(error) if isinstance(error, PoseFactoryError) else str(error), icon="ERROR")
+            return
+        images = _dataset_image_count(folder) if folder is not None else 0
+        view = enhance_estimate(images, options, link.settings)
+        if view.refusal:
+            row = box.row()
+            row.alert = True
+            row.label(text=f"Refused: {view.refusal}", icon="CANCEL")
+        else:
+            box.label(text=f"{images} images: {view.summary()} ({view.source})", icon="INFO")
+        if view.warning:
+            box.label(text=f"{view.warning}: pressing Enhance confirms it", icon="ERROR")
+        if not link.stability_api_key():
+            box.label(text=NO_STABILITY_KEY, icon="ERROR")
+        box.label(text="Faces and hands may change; the QA gate checks the body pose only", icon="INFO")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        folder = _results_folder_or_report(self, context)
+        if folder is None:
+            return {"CANCELLED"}
+        link = self._connection(context, "stability")
+        if link is None:
+            return {"CANCELLED"}
+        if not link.stability_api_key():
+            self.report({"ERROR"}, NO_STABILITY_KEY)
+            return {"CANCELLED"}
+        try:
+            options = self._options()
+        except ValueError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        view = enhance_estimate(_dataset_image_count(folder), options, link.settings)
+        if view.refusal:
+            self.report({"ERROR"}, f"Not started: {view.refusal}")
+            return {"CANCELLED"}
+        if view.warning and not self.confirmed:
+            self.report({"ERROR"}, f"Not started: {view.warning} (confirm the dialog, or pass confirmed=True from a script)")
+            return {"CANCELLED"}
+        return self._run(context, "enhance", "Enhancing with Stability AI", enhance_work(link, folder, options), link)
 
 
 def _poll_pods(cls: type, context: bpy.types.Context) -> bool:
@@ -626,6 +793,117 @@ class POSEFACTORY_OT_render_local(_PoseFactoryOperator, bpy.types.Operator):
         return self._run(context, "render", "Rendering here", render_local_work(command, out_dir, request), link)
 
 
+_GENDER_ITEMS = (("male", "Male", ""), ("female", "Female", ""), ("drawn", "Drawn", "Drawn from the population"))
+
+
+class POSEFACTORY_OT_generate_characters(_PoseFactoryOperator, bpy.types.Operator):
+    bl_idname = "posefactory.generate_characters"
+    bl_label = "Pose Factory: Generate Characters"
+    bl_description = (
+        "Generate people (the Anny body model) as rigged FBX/GLB characters into the characters folder; "
+        "needs the characters interpreter (`make characters-setup`)"
+    )
+
+    describe: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Describe", description='Optional, e.g. "tall elderly woman, heavy build"; the fields below override it'
+    )
+    gender: bpy.props.EnumProperty(name="Gender", items=_GENDER_ITEMS, default="female")  # type: ignore[valid-type]
+    age: bpy.props.FloatProperty(name="Age", description="Years", default=30.0, min=MIN_AGE_YEARS, max=MAX_AGE_YEARS)  # type: ignore[valid-type]
+    height: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Height",
+        description="Metres; 0 = the median for age and gender",
+        default=0.0,
+        min=0.0,
+        max=MAX_HEIGHT_M,
+        unit="LENGTH",
+    )
+    body_type: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Body Type", items=[(name, name.capitalize(), "") for name in BODY_TYPES], default="average"
+    )
+    ethnicity: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Ethnicity", items=[(name, name.capitalize(), "") for name in ETHNICITIES], default="mixed"
+    )
+    count: bpy.props.IntProperty(name="Count", description="People to make", default=1, min=1, max=MAX_PEOPLE_PER_RUN)  # type: ignore[valid-type]
+    seed: bpy.props.IntProperty(name="Seed", description="Person i uses seed + i", default=0, min=0)  # type: ignore[valid-type]
+    population: bpy.props.BoolProperty(name="Population", description="Draw the fields not given from the population")  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _poll_idle(cls, "characters", "generating people")
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.background = True
+        return context.window_manager.invoke_props_dialog(self, width=380)  # type: ignore[no-any-return]
+
+    def _arguments(self) -> list[str]:
+        """The ``characters generate`` options, checked here first so a mistake is reported before anything starts."""
+        given = {
+            "gender": None if self.gender == "drawn" else self.gender,
+            "age": self.age,
+            "height": self.height or None,
+            "body_type": self.body_type,
+            "ethnicity": self.ethnicity,
+        }
+        if self.describe:  # the description speaks for every field the user left alone
+            given = {name: value for name, value in given.items() if self.properties.is_property_set(name)}
+        spec_from_options(self.describe or None, **given)
+        arguments = ["--describe", self.describe] if self.describe else []
+        for name, value in given.items():
+            if value is not None:
+                arguments += [f"--{name.replace('_', '-')}", str(value)]
+        arguments += ["--count", str(self.count), "--seed", str(self.seed)]
+        return arguments + (["--population"] if self.population or self.gender == "drawn" else [])
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        link = self._connection(context)
+        if link is None:
+            return {"CANCELLED"}
+        settings = context.scene.pose_factory
+        folder = (
+            Path(bpy.path.abspath(settings.characters_folder)) if settings.characters_folder else user_data_dir() / "characters"
+        )
+        try:
+            arguments = ["characters", "generate", *self._arguments(), "--out", str(folder)]
+        except PoseFactoryError as error:
+            self.report({"ERROR"}, plain_message(error))
+            return {"CANCELLED"}
+        except ValueError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        command = cli_command(arguments, bpy.app.binary_path, sys.executable)
+        return self._run(context, "characters", "Generating people", generate_characters_work(command, folder), link)
+
+
+class POSEFACTORY_OT_load_character(bpy.types.Operator):
+    bl_idname = "posefactory.load_character"
+    bl_label = "Pose Factory: Load Character into Scene"
+    bl_description = "Import the active character file of the list into this scene, to look at it"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a plain set)
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        settings = context.scene.pose_factory
+        if not 0 <= settings.character_index < len(settings.characters):
+            cls.poll_message_set("Pick a character in the list first")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        settings = context.scene.pose_factory
+        item = settings.characters[settings.character_index]
+        path = Path(item.path)
+        try:
+            if path.suffix.lower() == ".fbx":
+                bpy.ops.import_scene.fbx(filepath=str(path))
+            else:
+                bpy.ops.import_scene.gltf(filepath=str(path))
+        except RuntimeError as error:
+            self.report({"ERROR"}, f"{path.name} could not be imported: {str(error).strip().splitlines()[-1]}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Loaded {item.name}")
+        return {"FINISHED"}
+
+
 class POSEFACTORY_OT_cancel_task(bpy.types.Operator):
     bl_idname = "posefactory.cancel_task"
     bl_label = "Pose Factory: Stop Waiting"
@@ -648,6 +926,8 @@ class POSEFACTORY_OT_cancel_task(bpy.types.Operator):
 
 classes = (
     POSEFACTORY_OT_scan_characters,
+    POSEFACTORY_OT_generate_characters,
+    POSEFACTORY_OT_load_character,
     POSEFACTORY_OT_estimate_cost,
     POSEFACTORY_OT_submit_job,
     POSEFACTORY_OT_refresh_jobs,
@@ -656,6 +936,7 @@ classes = (
     POSEFACTORY_OT_open_results_folder,
     POSEFACTORY_OT_load_contact_sheet,
     POSEFACTORY_OT_check_labels,
+    POSEFACTORY_OT_enhance_dataset,
     POSEFACTORY_OT_pod_refresh,
     POSEFACTORY_OT_pod_start,
     POSEFACTORY_OT_pod_stop,

@@ -25,6 +25,7 @@ from .operators import (
     selected_armature,
 )
 from .preferences import Connection, connection
+from .properties import animation_count
 from .work import cost_view, count_images
 
 _LEVEL_ICONS = {"INFO": "INFO", "WARNING": "ERROR", "ERROR": "CANCEL"}
@@ -88,6 +89,12 @@ def _label_check(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
         column.label(text="No flags", icon="CHECKMARK")
     if check.report:
         column.operator("wm.url_open", text="Open Label Report", icon="URL").url = Path(check.report).as_uri()
+
+
+def _enhance(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The "Enhance with Stability AI..." button (its dialog shows the cost first) and the run's progress or summary."""
+    layout.operator("posefactory.enhance_dataset", text="Enhance with Stability AI...", icon="SHADERFX")
+    _task_status(layout, context, "enhance")
 
 
 class POSEFACTORY_UL_characters(bpy.types.UIList):
@@ -155,6 +162,10 @@ class POSEFACTORY_PT_characters(_SidebarPanel, bpy.types.Panel):
             layout.template_list("POSEFACTORY_UL_characters", "", settings, "characters", settings, "character_index", rows=3)
             ticked = sum(1 for item in settings.characters if item.enabled)
             layout.label(text=f"{ticked} of {len(settings.characters)} files ticked")
+        row = layout.row(align=True)
+        row.operator("posefactory.generate_characters", text="Generate...", icon="OUTLINER_OB_ARMATURE")
+        row.operator("posefactory.load_character", text="Load into Scene", icon="IMPORT")
+        _task_status(layout, context, "characters")
         layout.prop(settings, "use_selected_armature")
         if settings.use_selected_armature:
             armature = selected_armature(context)
@@ -179,8 +190,27 @@ class POSEFACTORY_PT_render(_SidebarPanel, bpy.types.Panel):
         column.prop(settings, "labels", expand=True)
         if not settings.labels:
             _alert(layout, "Tick at least one label set")
+        motions = layout.column(heading="Motions")
+        motions.label(text="Motions (none ticked: each character's own animation)")
+        motions.grid_flow(columns=3, even_columns=True, align=True).prop(settings, "motions", expand=True)
+        row = motions.row()
+        row.enabled = bool(settings.motions)
+        row.prop(settings, "mirror_motions")
+        variety = layout.column()
+        variety.use_property_split = True
+        variety.prop(settings, "scene_variety")
+        ground = variety.row()
+        ground.enabled = settings.scene_variety != "none"
+        ground.prop(settings, "ground")
+        if settings.scene_variety != "none" and settings.preset == "preview":
+            variety.label(text="Preview (Workbench) varies only the camera: no backgrounds, lights or clothing", icon="INFO")
+        layout.prop(settings, "passes", expand=True)
+        if "parts" in settings.passes and settings.preset in ("preview", "seed"):
+            _alert(layout, "Parts need the Standard or Quality preset")
         try:
-            count = count_images(character_count(context), settings.angles, settings.elevations, settings.frames)
+            count = count_images(
+                character_count(context), settings.angles, settings.elevations, settings.frames, animation_count(settings)
+            )
         except ValueError as error:
             _alert(layout, str(error))
             return
@@ -200,7 +230,9 @@ class POSEFACTORY_PT_cost(_SidebarPanel, bpy.types.Panel):
         if link is None:
             return
         try:
-            count = count_images(character_count(context), settings.angles, settings.elevations, settings.frames)
+            count = count_images(
+                character_count(context), settings.angles, settings.elevations, settings.frames, animation_count(settings)
+            )
         except ValueError as error:
             layout.label(text=f"No estimate: {error}", icon="ERROR")
             return
@@ -270,6 +302,7 @@ class POSEFACTORY_PT_jobs(_SidebarPanel, bpy.types.Panel):
         row.operator("posefactory.load_contact_sheet", icon="IMAGE_DATA")
         box.operator("posefactory.check_labels", icon="VIEWZOOM")
         _label_check(box, context)
+        _enhance(box, context)
 
 
 class POSEFACTORY_PT_pods(_SidebarPanel, bpy.types.Panel):
@@ -331,6 +364,7 @@ class POSEFACTORY_PT_render_here(_SidebarPanel, bpy.types.Panel):
             row.operator("posefactory.load_contact_sheet", icon="IMAGE_DATA")
             layout.operator("posefactory.check_labels", icon="VIEWZOOM")
             _label_check(layout, context)
+            _enhance(layout, context)
 
 
 classes = (

@@ -1,4 +1,4 @@
-"""Add-on preferences (store, S3, RunPod) and the one accessor the operators read them through.
+"""Add-on preferences (store, S3, RunPod, Stability AI) and the one accessor the operators read them through.
 
 The preferences key is the top package's name, which is ``pose_factory_addon`` in a checkout and
 ``bl_ext.<repo>.pose_factory`` once Blender installs the extension, so it is computed, never typed.
@@ -26,6 +26,7 @@ _SECRET_FIELDS = {
     "aws_access_key_id": "AWS_ACCESS_KEY_ID",
     "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
     "runpod_api_key": "RUNPOD_API_KEY",
+    "stability_api_key": "STABILITY_API_KEY",
 }
 
 
@@ -59,6 +60,11 @@ class POSEFACTORY_AP_preferences(bpy.types.AddonPreferences):
     )
     runpod_api_key: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="RunPod API Key", description="Overrides $RUNPOD_API_KEY; leave empty to use the environment", subtype="PASSWORD"
+    )
+    stability_api_key: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Stability AI Key",
+        description="Overrides $STABILITY_API_KEY (Enhance with Stability AI); leave empty to use the environment",
+        subtype="PASSWORD",
     )
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -103,6 +109,9 @@ class Connection:
 
     def runpod_api_key(self) -> str:
         return secret("RUNPOD_API_KEY", self.environ) or ""
+
+    def stability_api_key(self) -> str:
+        return secret("STABILITY_API_KEY", self.environ) or ""
 
 
 def get_preferences(context: bpy.types.Context) -> POSEFACTORY_AP_preferences | None:

@@ -16,18 +16,26 @@ import bpy
 from ..core import defaults
 from ..core.errors import PoseFactoryError, UsageError
 from ..core.frames import FRAME_SPEC_HELP
-from ..core.manifest import PRESETS
+from ..core.manifest import PASSES
+from ..core.motion import LIBRARY, animations_per_character
+from ..core.presets import PRESETS
 from ..core.skeletons import KEYPOINT_SETS
 
-_PRESET_DESCRIPTIONS = {
-    "preview": "Workbench: fastest, flat shading, for checking framing and labels",
-    "standard": "EEVEE: good looking, the default",
-    "quality": "Cycles with denoising: slowest, most realistic",
-    "seed": "The seed system's settings (EEVEE, 64 samples, one sun)",
+PRESET_ITEMS = [(name, name.title(), preset.description[:1].upper() + preset.description[1:]) for name, preset in PRESETS.items()]
+SCENE_VARIETY_ITEMS = [
+    ("none", "Studio", "The same grey studio, lights and camera framing in every image"),
+    ("light", "Varied", "Backgrounds (world images), light direction and colour, camera lens, angle and roll vary"),
+    ("full", "Realistic", "Also clothing colours and patterns, sleeve and trouser lengths, skin tone and photo backdrops"),
+]
+_PASS_DESCRIPTIONS = {
+    "depth": "16-bit depth in millimetres per image (<image>_depth.png)",
+    "mask": "Person mask per image, and COCO segmentation and area (<image>_mask.png)",
+    "parts": "Body-part index mask per image: head, torso, each limb segment (<image>_parts.png; Standard and Quality presets)",
 }
-PRESET_ITEMS = [(name, name.title(), _PRESET_DESCRIPTIONS.get(name, name)) for name in PRESETS]
+PASS_ITEMS = [(name, name.title(), _PASS_DESCRIPTIONS[name]) for name in PASSES]
 LABEL_ITEMS = [(name, name, f"Write {name} keypoints") for name in KEYPOINT_SETS]
 MESSAGE_LEVELS = [("INFO", "Info", ""), ("WARNING", "Warning", ""), ("ERROR", "Error", "")]
+MOTION_ITEMS = [(name, name.replace("_", " ").title(), description.capitalize()) for name, (_, description) in LIBRARY.items()]
 
 
 # Blender keeps only pointers to enum item strings: the list must outlive every draw (filled by register()).
@@ -48,12 +56,22 @@ def _load_provider_items() -> list[tuple[str, str, str]]:
     return [(item["provider"], item["name"], f"{item['name']} ({item['type']} pricing)") for item in providers]
 
 
+def chosen_motions(settings: PoseFactorySceneSettings) -> tuple[str, ...]:
+    """The ticked library motions in library order (``motions list`` order)."""
+    return tuple(name for name in LIBRARY if name in settings.motions)
+
+
+def animation_count(settings: PoseFactorySceneSettings) -> int:
+    """Animations per character the settings render (each motion, mirrored too when ticked; else one)."""
+    return animations_per_character(len(settings.motions), settings.mirror_motions)
+
+
 def scan_characters(settings: PoseFactorySceneSettings) -> str:
     """Refill the character checklist from ``settings.characters_folder``; returns a problem or ``""``.
 
     Ticks are kept for files that were already listed; new files start ticked.
     """
-    from ..commands.render_options import character_files
+    from ..core.character_files import character_files
 
     previous = {item.name: item.enabled for item in settings.characters}
     settings.characters.clear()
@@ -132,6 +150,31 @@ class PoseFactorySceneSettings(bpy.types.PropertyGroup):
     )
     output_name: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Output Name", description="Name of the dataset (letters, digits, _ and -)", default="dataset"
+    )
+    motions: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Motions",
+        description="Library motions retargeted onto every character instead of its own animation "
+        "(none ticked: each character's own animation)",
+        items=MOTION_ITEMS,
+        options={"ENUM_FLAG"},
+        default=set(),
+    )
+    mirror_motions: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Mirror Motions", description="Also render every motion mirrored (left and right swapped)", default=False
+    )
+    scene_variety: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Scene Variety",
+        description="How much backgrounds, light, camera and clothing vary between images (seeded: the same every run)",
+        items=SCENE_VARIETY_ITEMS,
+        default="none",
+    )
+    ground: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Shadow Ground",
+        description="A floor that catches the character's shadow (Cycles; about triples the render time)",
+        default=False,
+    )
+    passes: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Passes", description="Extra outputs written next to every image", items=PASS_ITEMS, options={"ENUM_FLAG"}
     )
     provider: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Provider", description="Whose prices the cost estimate uses", items=_provider_items

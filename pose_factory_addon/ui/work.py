@@ -9,7 +9,6 @@ function reports through its :class:`~.bridge.TaskContext` and returns a one-lin
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
@@ -19,15 +18,20 @@ from pathlib import Path
 from ..commands.render_options import render_params_from_args
 from ..commands.submit import image_count
 from ..core import defaults
+from ..core.child_process import child_environment, cli_command
 from ..core.config import Settings
 from ..core.cost import check_render_job, estimate, format_usd, limits_from_settings, load_cost_config, validate
+from ..core.enhance_cost import check_enhance_cost
+from ..core.enhance_options import EnhanceOptions
 from ..core.errors import PodError, PoseFactoryError, RenderError, UsageError
 from ..core.frames import frame_count_estimate, parse_frame_spec
 from ..core.manifest import RenderParams, new_render_manifest
 from ..core.pods import Pod, RunPodClient
+from ..core.progress import parse_progress_line
 from ..core.queue import JobQueue, JobStatus
 from ..core.store import open_store
 from .bridge import (
+    CharactersGenerated,
     JobChanged,
     JobRow,
     JobsListed,
@@ -58,6 +62,11 @@ class RenderRequest:
     labels: tuple[str, ...] = defaults.LABEL_SETS
     output_name: str = "dataset"
     temporary_files: tuple[Path, ...] = field(default=())
+    motions: tuple[str, ...] = ()
+    mirror: bool = False
+    randomize: str = "none"
+    ground: bool = False
+    passes: tuple[str, ...] = ()
 
     def options(self) -> argparse.Namespace:
         """The same options ``pose-factory render``/``submit`` parse, so both paths validate identically."""
@@ -70,6 +79,11 @@ class RenderRequest:
             labels=",".join(self.labels),
             framing=defaults.FRAMING,
             seed=defaults.RANDOM_SEED,
+            motion=",".join(self.motions) or None,
+            mirror=self.mirror,
+            randomize=self.randomize,
+            ground=self.ground,
+            passes=",".join(self.passes),
         )
 
     def params(self) -> RenderParams:
@@ -88,16 +102,18 @@ class ImageCount:
     characters: int
     views: int
     frames: int
+    animations: int = 1
 
     @property
     def images(self) -> int:
-        return self.characters * self.views * self.frames
+        return self.characters * self.animations * self.views * self.frames
 
     def sentence(self) -> str:
-        return f"{self.characters} characters × {self.views} views × {self.frames} frames = {self.images} images"
+        motions = f" × {self.animations} motions" if self.animations > 1 else ""
+        return f"{self.characters} characters{motions} × {self.views} views × {self.frames} frames = {self.images} images"
 
 
-def count_images(characters: int, angles: int, elevations: str, frames: str) -> ImageCount:
+def count_images(characters: int, angles: int, elevations: str, frames: str, animations: int = 1) -> ImageCount:
     """The live count shown before submitting; frames of ``all``/``every:K`` assume a default clip length.
 
     Raises:
@@ -110,7 +126,7 @@ def count_images(characters: int, angles: int, elevations: str, frames: str) -> 
         raise ValueError(f"elevations {elevations!r}: write degrees separated by commas, for example 0,30") from None
     if not parts:
         raise ValueError("give at least one elevation (0 = level)")
-    return ImageCount(characters, angles * len(parts), frame_count_estimate(parse_frame_spec(frames)))
+    return ImageCount(characters, angles * len(parts), frame_count_estimate(parse_frame_spec(frames)), animations)
 
 
 @dataclass(frozen=True)
@@ -135,7 +151,8 @@ def cost_view(
 
     The pod provider (``local`` pricing) uses exactly the check ``submit`` applies
     (:func:`~..core.cost.check_render_job`); API providers are estimated at the nearest listed
-    resolution. Never raises for a refusal: it is returned in ``refusal``.
+    resolution; credit-priced calls (Stability's control endpoints) as one default enhancement per image.
+    Never raises for a refusal: it is returned in ``refusal``.
     """
     config = load_cost_config(settings.cost_config or None)
     name = str(config["providers"].get(provider, {}).get("name", provider))
@@ -144,6 +161,11 @@ def cost_view(
             decision = check_render_job(images, preset, settings, search_dirs=search_dirs)
             return CostView(name, decision.total, decision.per_image, decision.source, decision.warning or "")
         prices = config["providers"][provider]
+        if prices["type"] == "credits":
+            result = estimate(provider, images, model=defaults.ENHANCE_MODE, config=config)
+            warning = validate(result["total"], images, limits_from_settings(settings))
+            source = f"{name}: one {defaults.ENHANCE_MODE} call per image"
+            return CostView(name, result["total"], result["per_image"], source, warning or "")
         wanted = f"{resolution[0]}x{resolution[1]}"
         listed = prices.get("resolutions", {}) if isinstance(prices, dict) else {}
         size = wanted if wanted in listed else defaults.COST_RESOLUTION
@@ -265,73 +287,73 @@ def search_dirs(folders: Sequence[str]) -> tuple[str, ...]:
     return tuple(folder for folder in folders if folder and Path(folder).is_dir())
 
 
-_PROGRESS_LINE = re.compile(r"render: (\d+)/(\d+) images")
 _POLL_S = 0.2
 _TERMINATE_WAIT_S = 10.0
 
 
-def render_script() -> Path:
-    """``headless/render.py``: inside the installed extension, or next to the package in a checkout."""
-    package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "headless" / "render.py", package.parent / "headless" / "render.py"):
-        if candidate.is_file():
-            return candidate
-    raise RenderError(f"headless/render.py is missing from {package}; reinstall the extension")
-
-
 def render_command(blender: str, python: str, request: RenderRequest, out_dir: Path) -> list[str]:
-    """The background render: ``blender --background --python headless/render.py -- PATH... --out DIR [options]``.
-
-    ``blender`` is empty inside the bpy module (no Blender binary), where the same script runs
-    under ``python`` instead.
-    """
+    """The background render: ``pose-factory render PATH... --out DIR [options]`` in a child Blender
+    (:func:`~..core.child_process.cli_command`; under the bpy module, which has no Blender binary, in ``python``)."""
     options = request.options()
-    arguments = [*map(str, request.files.values()), "--out", str(out_dir)]
+    arguments = ["render", *map(str, request.files.values()), "--out", str(out_dir)]
     for name in ("angles", "elevations", "frames", "preset", "resolution", "labels", "framing", "seed"):
         arguments += [f"--{name}", str(getattr(options, name))]
-    script = str(render_script())
-    if blender:
-        return [blender, "--background", "--factory-startup", "--python-exit-code", "1", "--python", script, "--", *arguments]
-    return [python, script, *arguments]
+    if options.motion:
+        arguments += ["--motion", options.motion] + (["--mirror"] if options.mirror else [])
+    arguments += ["--randomize", options.randomize] + (["--ground"] if options.ground else [])
+    if options.passes:
+        arguments += ["--passes", options.passes]
+    return cli_command(arguments, blender, python)
+
+
+def run_child(task: TaskContext, command: Sequence[str], what: str) -> None:
+    """Run a ``pose-factory`` child process, turning its progress lines into task progress; Esc stops it.
+
+    Raises:
+        TaskCancelled: the task was cancelled (the child is terminated).
+        RenderError: the child failed; the message ends with its last ``pose-factory`` error line.
+    """
+    errors: list[str] = []
+    process = subprocess.Popen(
+        list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace", env=child_environment()
+    )
+    reader = threading.Thread(target=_follow_child, args=(process, task, errors), daemon=True)
+    reader.start()
+    while process.poll() is None:
+        if task.cancel_event.wait(_POLL_S):
+            process.terminate()
+            try:
+                process.wait(_TERMINATE_WAIT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            raise TaskCancelled
+    reader.join(_TERMINATE_WAIT_S)
+    if process.returncode != 0:
+        reason = next((line for line in reversed(errors) if line.startswith("pose-factory")), errors[-1] if errors else "")
+        raise RenderError(f"{what} failed (exit status {process.returncode}): {reason}")
 
 
 def render_local_work(command: Sequence[str], out_dir: Path, request: RenderRequest) -> Work:
-    """Run the background render, turning its progress lines into task progress; Esc stops the process."""
+    """Run the background render in a child process (:func:`run_child`)."""
 
     def work(task: TaskContext) -> str:
-        errors: list[str] = []
         try:
-            process = subprocess.Popen(
-                list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
-            )
-            reader = threading.Thread(target=_follow_render, args=(process, task, errors), daemon=True)
-            reader.start()
-            while process.poll() is None:
-                if task.cancel_event.wait(_POLL_S):
-                    process.terminate()
-                    try:
-                        process.wait(_TERMINATE_WAIT_S)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
-                    raise TaskCancelled
-            reader.join(_TERMINATE_WAIT_S)
+            run_child(task, command, "the local render")
         finally:
             request.remove_temporary_files()
-        if process.returncode != 0:
-            reason = next((line for line in reversed(errors) if line.startswith("pose-factory")), errors[-1] if errors else "")
-            raise RenderError(f"the local render failed (exit status {process.returncode}): {reason}")
         task.post(LocalRenderWritten(str(out_dir)))
         return f"Rendered into {out_dir}"
 
     return work
 
 
-def _follow_render(process: subprocess.Popen[str], task: TaskContext, errors: list[str]) -> None:
+def _follow_child(process: subprocess.Popen[str], task: TaskContext, errors: list[str]) -> None:
     assert process.stderr is not None
     for line in process.stderr:
-        match = _PROGRESS_LINE.search(line)
-        if match:
-            task.progress(int(match.group(1)), int(match.group(2)), line.strip().split(", ETA")[0])
+        parsed = parse_progress_line(line)
+        if parsed is not None:
+            done, total, text = parsed
+            task.progress(done, total, text.split(", ETA")[0])
         elif line.strip():
             errors.append(line.strip())
             del errors[:-20]
@@ -369,5 +391,69 @@ def check_labels_work(folder: Path, open_report: bool = True) -> Work:
         )
         flagged = f"{len(summary['flags'])} flags" if summary["flags"] else "no flags"
         return f"Labels checked: {summary['detected']}/{summary['images']} detected, {flagged}; report {result.html_path}"
+
+    return work
+
+
+def generate_characters_work(command: Sequence[str], folder: Path) -> Work:
+    """Generate people in a child process (``pose-factory characters generate``; it needs the characters venv)."""
+
+    def work(task: TaskContext) -> str:
+        before = {path.name for path in folder.glob("*.json")} if folder.is_dir() else set()
+        run_child(task, command, "generating people")
+        names = tuple(sorted(path.stem for path in folder.glob("*.json") if path.name not in before))
+        task.post(CharactersGenerated(str(folder), names))
+        return f"Generated {len(names)} {'person' if len(names) == 1 else 'people'} into {folder}"
+
+    return work
+
+
+def enhance_estimate(images: int, options: EnhanceOptions, settings: Settings) -> CostView:
+    """What enhancing ``images`` rendered images costs (each variation is a paid request), checked against the
+    limits exactly as ``pose-factory enhance`` checks it; a refusal is returned, never raised."""
+    try:
+        cost = check_enhance_cost(images * options.variations, options.mode, settings)
+    except PoseFactoryError as error:
+        return CostView("Stability AI", refusal=str(error))
+    source = f"{images * options.variations} requests at {cost.credits_per_request:g} credits"
+    return CostView(cost.provider_name, cost.total, cost.per_request, source, cost.warning or "")
+
+
+def enhance_work(connection: Connection, folder: Path, options: EnhanceOptions) -> Work:
+    """Enhance the dataset in ``folder`` into ``<folder>_enhanced`` (``pose-factory enhance``); Esc stops it.
+
+    The cost is checked again for the requests still to send (a resumed run pays only for those); the
+    caller has confirmed a cost above the warning threshold. Stopping keeps every answer already paid for:
+    running it again resumes.
+    """
+
+    def work(task: TaskContext) -> str:
+        try:
+            from ..core.enhance import default_out_dir, enhance, plan_enhancement
+        except ImportError as error:
+            raise UsageError(
+                f"enhancing needs Pillow, which this Blender lacks ({error.name}); "
+                f"run `pose-factory enhance {folder} --prompt ...` outside Blender"
+            ) from None
+        from ..core.stability import StabilityClient
+
+        settings = connection.settings
+        client = StabilityClient(connection.stability_api_key(), settings.stability_api_base_url)
+        task.progress(0, 1, "Enhancing: reading the dataset")
+        plan = plan_enhancement(folder, default_out_dir(folder), options)
+        cost = check_enhance_cost(len(plan.pending), options.mode, settings)
+
+        def progress(done: int, total: int) -> None:
+            task.check_cancelled()
+            task.progress(done, total, f"Enhancing with Stability AI: {done}/{total} images")
+
+        def gate_progress(done: int, total: int) -> None:
+            task.check_cancelled()
+            task.progress(done, total, f"QA gate: {done}/{total} images")
+
+        result = enhance(plan, client, cost, progress=progress, qa_progress=gate_progress)
+        kept, rejected = len(result.gate.kept), len(result.gate.rejected)
+        refused = f", {len(result.failures)} refused by Stability" if result.failures else ""
+        return f"Enhanced into {result.out_dir}: {kept} kept, {rejected} rejected by the QA gate{refused}"
 
     return work

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -65,22 +66,32 @@ def test_crashing_handler_is_retried_then_failed_and_the_agent_goes_on(store: Ob
     assert all(event["job_id"] is not None for event in events if event["event"].startswith("job_"))
 
 
-def test_character_jobs_fail_clearly(store: ObjectStore, tmp_path: Path) -> None:
+def test_generated_characters_are_published_as_assets(store: ObjectStore, tmp_path: Path) -> None:
+    """Files a job writes under characters/ become content-addressed assets, listed in characters/assets.json."""
     queue = JobQueue(store)
     job_id = new_job_id("character")
     manifest = {
         "job_id": job_id,
         "job_type": "character",
         "created_at": "2025-01-01T00:00:00Z",
-        "params": {"character_params": {"gender": "female", "age": 30}},
+        "params": {"character_params": {"gender": "female", "age": 30}, "count": 1},
     }
     store.put(pending_key(job_id), json.dumps(manifest).encode())
-    from pose_factory_addon.agent import BUILTIN_HANDLERS
+    body = os.urandom(256)
 
-    _run(store, tmp_path, BUILTIN_HANDLERS)
+    def generates(manifest: JobManifest, files: Mapping[str, Path], out_dir: Path, progress: ProgressCallback) -> None:
+        (out_dir / "characters").mkdir()
+        (out_dir / "characters" / "female_30y_abc123.glb").write_bytes(body)
+        (out_dir / "characters" / "female_30y_abc123.json").write_text("{}")
+
+    events = _run(store, tmp_path, {"character": generates})
     status = queue.status(job_id)
-    assert status is not None and status.state == "failed" and "not supported by this worker yet" in status.error
-    assert status.attempts == 1
+    assert status is not None and status.state == "completed"
+    digest = hashlib.sha256(body).hexdigest()
+    assert store.get(f"assets/characters/{digest}.glb").data == body
+    assets = json.loads(store.get(f"results/{job_id}/characters/assets.json").data)
+    assert assets == [{"name": "female_30y_abc123", "sha256": digest, "ext": "glb"}]
+    assert [event["count"] for event in events if event["event"] == "characters_published"] == [1]
 
 
 def test_corrupt_asset_fails_without_retry(store: ObjectStore, tmp_path: Path) -> None:

@@ -134,7 +134,7 @@ def test_user_file_overrides_shipped_prices(tmp_path: Path) -> None:
     assert estimate("local", 48, config=config)["total"] == 0.056
     assert config["providers"]["local"]["avg_render_time_sec"] == 5
     assert estimate("stability", 1, model="sd_4", config=config)["per_image"] == 0.0103  # 0.002 × 1 × 5 + 30 × 0.00001
-    assert [entry["provider"] for entry in list_providers(config)] == ["local", "stability", "dreamstudio"]
+    assert [entry["provider"] for entry in list_providers(config)] == ["local", "stability", "dreamstudio", "stability_control"]
 
 
 @pytest.mark.parametrize(
@@ -294,6 +294,7 @@ def test_cli_providers(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> N
         "local": "local",
         "stability": "api",
         "dreamstudio": "api",
+        "stability_control": "credits",
     }
 
 

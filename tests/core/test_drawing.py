@@ -40,3 +40,12 @@ def test_a_palette_draws_a_second_skeleton_in_other_colours():
     assert drawn.getpixel((30, 40)) == palette.left and drawn.getpixel((70, 40)) == palette.right
     assert drawn.getpixel((50, 40)) == palette.left
     assert drawing.draw_skeleton(image, keypoints).getpixel((70, 40)) == drawing.RIGHT_COLOUR
+
+
+def test_mask_outline_draws_the_border_only():
+    image = Image.new("RGB", (40, 40))
+    mask = Image.new("L", (40, 40))
+    mask.paste(255, (10, 10, 30, 30))
+    drawn = drawing.draw_mask_outline(image, mask)
+    assert drawn.getpixel((10, 20)) == drawing.MASK_OUTLINE_COLOUR and drawn.getpixel((29, 20)) == drawing.MASK_OUTLINE_COLOUR
+    assert drawn.getpixel((20, 20)) == (0, 0, 0) and drawn.getpixel((5, 5)) == (0, 0, 0)

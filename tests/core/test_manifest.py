@@ -11,6 +11,7 @@ import pytest
 
 from pose_factory_addon.core.errors import ManifestError
 from pose_factory_addon.core.manifest import (
+    CharacterParams,
     CharacterRef,
     RenderParams,
     manifest_from_dict,
@@ -61,15 +62,55 @@ def test_round_trip() -> None:
     assert manifest.params.characters[0].asset_key == f"assets/characters/{SHA}.fbx"
 
 
-def test_character_job_round_trip() -> None:
-    data = {
+def _character_manifest(params: dict) -> dict:
+    return {
         "job_id": "character_20261130_153000_0123abcd",
         "job_type": "character",
         "created_at": "2026-11-30T15:30:00+00:00",
-        "params": {"character_params": {"gender": "female", "age": 35, "body_type": "athletic", "ethnicity": "any"}},
+        "params": params,
     }
+
+
+def test_character_job_round_trip() -> None:
+    data = _character_manifest(
+        {
+            "character_params": {"gender": "female", "age": 35, "body_type": "athletic", "ethnicity": "asian", "height": 1.7},
+            "count": 3,
+            "seed": 7,
+            "formats": ["glb"],
+            "then_render": {"angles": 4, "frames": "count:2", "preset": "preview", "resolution": [128, 128]},
+        }
+    )
     manifest = manifest_from_dict(data)
     assert manifest_from_json(manifest.to_json()) == manifest
+    params = manifest.params
+    assert isinstance(params, CharacterParams)
+    assert params.spec.gender == 1.0 and params.spec.age_years == 35 and params.spec.ethnicity == (0.0, 1.0, 0.0)
+    assert params.count == 3 and params.seed == 7 and params.formats == ("glb",)
+    assert params.then_render is not None and params.then_render.angles == 4 and params.then_render.characters == ()
+    minimal = manifest_from_dict(_character_manifest({"character_params": {"gender": "male"}}))
+    assert isinstance(minimal.params, CharacterParams) and minimal.params.count == 1 and minimal.params.then_render is None
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"character_params": {"age": 200}}, "age must be between 1 and 90"),
+        ({"character_params": {"body_type": "giant"}}, "unknown body type"),
+        ({"character_params": {"gender": "robot"}}, "gender must be"),
+        ({"character_params": {"ethnicity": [0.5, 0.5]}}, "ethnicity"),
+        ({"character_params": {"height": "../x"}}, "height must be a number"),
+        ({"character_params": {"name": "x"}}, "unknown field"),
+        ({"count": 0}, "params.count must be between 1"),
+        ({"formats": ["obj"]}, "params.formats"),
+        ({"then_render": {"characters": []}}, "unknown field"),
+        ({"then_render": {"angles": 500}}, "params.angles must be between"),
+        ({"then_render": {"script": "x.py"}}, "may not name code"),
+    ],
+)
+def test_character_job_params_are_validated(params: dict, message: str) -> None:
+    with pytest.raises(ManifestError, match=message):
+        manifest_from_dict(_character_manifest(params))
 
 
 def test_new_render_manifest_is_valid() -> None:
@@ -171,3 +212,41 @@ def test_duplicate_character_names_rejected() -> None:
 def test_not_json_or_not_object(text: str | bytes) -> None:
     with pytest.raises(ManifestError):
         manifest_from_json(text)
+
+
+def test_scene_variety_and_passes_round_trip() -> None:
+    data = _valid()
+    data["params"].update(randomize="full", passes=["depth", "mask", "parts", "mask"], ground=True)
+    manifest = manifest_from_dict(data)
+    assert isinstance(manifest.params, RenderParams)
+    assert (manifest.params.randomize, manifest.params.passes, manifest.params.ground) == (
+        "full",
+        ("depth", "mask", "parts"),
+        True,
+    )
+    assert manifest_from_json(manifest.to_json()) == manifest
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("randomize", "extreme", "randomize 'extreme' is unknown"),
+        ("randomize", ["full"], "is unknown"),
+        ("passes", ["normals"], "passes must be a list from depth, mask, parts"),
+        ("passes", "depth", "passes must be a list"),
+        ("ground", "yes", "ground must be true or false"),
+    ],
+)
+def test_bad_scene_options_are_refused(field: str, value: Any, message: str) -> None:
+    data = _valid()
+    data["params"][field] = value
+    with pytest.raises(ManifestError, match=message):
+        manifest_from_dict(data)
+
+
+@pytest.mark.parametrize("preset", ["preview", "seed"])
+def test_parts_need_cycles(preset: str) -> None:
+    data = _valid()
+    data["params"].update(preset=preset, passes=["parts"])
+    with pytest.raises(ManifestError, match=f"parts needs Cycles, which the {preset} preset"):
+        manifest_from_dict(data)

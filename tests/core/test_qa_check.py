@@ -13,7 +13,7 @@ import pytest
 from qa_helpers import FAKE_RUNNER, VIEWS, make_dataset
 
 from pose_factory_addon.cli import main as cli_main
-from pose_factory_addon.core import qa_detector
+from pose_factory_addon.core import qa_detector, side_process
 from pose_factory_addon.core.errors import QAError, UsageError
 from pose_factory_addon.core.qa_check import QA_HTML, QA_JSON, check_dataset
 
@@ -44,9 +44,9 @@ def test_the_checkout_venv_comes_next(tmp_path: Path) -> None:
 
 
 def test_this_interpreter_only_if_it_has_mediapipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa_detector.importlib.util, "find_spec", lambda name: object() if name == "mediapipe" else None)
+    monkeypatch.setattr(side_process.importlib.util, "find_spec", lambda name: object() if name == "mediapipe" else None)
     assert qa_detector.find_qa_python({}, tmp_path / "pose_factory_addon") == sys.executable
-    monkeypatch.setattr(qa_detector.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(side_process.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(QAError, match=r"^MediaPipe is not installed for label checks: run `make qa-setup`"):
         qa_detector.find_qa_python({}, tmp_path / "pose_factory_addon")
 
@@ -140,7 +140,7 @@ def test_a_progress_callback_that_raises_stops_the_runner(tmp_path: Path, fake_r
         started.append(process)
         return process
 
-    monkeypatch.setattr(qa_detector.subprocess, "Popen", recording_popen)
+    monkeypatch.setattr(side_process.subprocess, "Popen", recording_popen)
 
     def cancel(done: int, total: int) -> None:
         raise KeyboardInterrupt

@@ -230,12 +230,17 @@ def test_workers_render_shares_and_merge_them(tmp_path):
     out = tmp_path / "parallel"
     result = subprocess.run(
         [sys.executable, "-m", "pose_factory_addon.cli", "render", str(WAVE), str(WALK), "--out", str(out), "--angles", "1",
-         "--preset", "preview", "--resolution", "64x64", "--workers", "2"],
+         "--preset", "preview", "--resolution", "64x64", "--workers", "2", "--randomize", "light", "--passes", "mask"],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "dataset.json").read_text())
     assert summary["workers"] == 2 and summary["counts"] == {"images": 2, "characters": 2, "failures": 0}
+    assert summary["spec"]["randomize"] == "light" and summary["spec"]["passes"] == ["mask"]
+    for image in summary["images"]:
+        label = json.loads((out / image["label"]).read_text())
+        assert label["scene"]["randomize"] == "light", "every worker renders with the parent's options"
+        assert (out / label["passes"]["mask"]).is_file()
     assert {ref["name"] for ref in summary["spec"]["characters"]} == {"Mannequin_Slim_Wave", "Mannequin_Average_Walk"}
     coco = json.loads((out / "coco_keypoints.json").read_text())
     assert len(coco["annotations"]) == 2
