@@ -8,7 +8,6 @@ from ..core.config import Settings, load_settings
 from ..core.errors import ManifestError, UsageError
 from ..core.manifest import validate_job_id
 from ..core.queue import JobQueue
-from ..core.store import open_store
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +29,4 @@ def job_id_argument(text: str) -> str:
 def open_queue(args: argparse.Namespace) -> tuple[JobQueue, Settings]:
     """The queue on ``--store`` (else ``$POSE_FACTORY_STORE``, else the user's local store)."""
     settings = load_settings({"store": args.store}, config_path=args.config)
-    queue = JobQueue(
-        open_store(settings.store, settings), max_attempts=settings.max_attempts, lease_seconds=settings.lease_seconds
-    )
-    return queue, settings
+    return JobQueue.from_settings(settings), settings

@@ -32,10 +32,11 @@ from ..core.characters import (
 from ..core.errors import ManifestError, UsageError
 from ..core.generation import generated_records
 from ..core.manifest import CharacterParams, JobManifest, manifest_from_dict, new_job_id
+from ..core.render_params import render_options_data
 from ._progress import ProgressBar
 from ._queue_args import add_store_option, open_queue
 from ._tables import format_table
-from .render_options import add_render_options, motion_files, render_options_dict
+from .render_options import add_render_options, motion_files, render_choices
 
 FORMATS = ("fbx", "glb")
 
@@ -162,7 +163,7 @@ def run_submit(args: argparse.Namespace) -> int:
     }
     draft["params"].update(count=args.count, formats=list(_formats(args.formats)))
     if args.then_render:
-        draft["params"]["then_render"] = render_options_dict(args, output_name="dataset")
+        draft["params"]["then_render"] = render_options_data(render_choices(args))
     try:
         manifest = manifest_from_dict(draft)
     except ManifestError as error:

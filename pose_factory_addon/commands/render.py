@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..core.character_files import character_files
-from ..core.child_process import child_environment, cli_command
+from ..core.child_process import child_environment
 from ..core.dataset import merge_summaries, read_labels, write_dataset_files, write_json
-from ..core.errors import RenderError, UsageError
-from ..core.manifest import RenderParams, manifest_from_json, new_render_manifest
+from ..core.errors import ManifestError, RenderError, UsageError
+from ..core.manifest import RenderParams, manifest_from_json
 from ..core.progress import parse_progress_line, progress_line
+from ..core.render_params import child_render_command, write_params_file
 from ._progress import ProgressBar
 from .render_options import add_render_options, motion_files, render_params_from_args
 
@@ -98,9 +99,9 @@ def run_render(args: argparse.Namespace) -> int:
     files = character_files(args.paths)
     backgrounds = _checked_backgrounds(args.backgrounds)
     motions = {name: path for name, path in motion_files(args.motion).items() if path is not None}
-    if args.summary_to is not None and args.params_from is not None:
-        return _run_worker(args, files, motions)
-    params = render_params_from_args(args, files)
+    params = _params_from_file(args.params_from) if args.params_from else render_params_from_args(args, files)
+    if args.summary_to is not None:
+        return _run_worker(args, params, files, motions)
     summary = render_locally(params, files, args.out, args.workers, args.debug_overlays, motions, backgrounds)
     counts = summary["counts"]
     print(
@@ -111,12 +112,22 @@ def run_render(args: argparse.Namespace) -> int:
     return _report_failures(summary)
 
 
-def _run_worker(args: argparse.Namespace, files: Mapping[str, Path], motions: Mapping[str, Path]) -> int:
+def _params_from_file(path: Path) -> RenderParams:
+    """The params of a render manifest file (how a parent process hands a child render its exact options)."""
+    try:
+        params = manifest_from_json(path.read_bytes()).params
+    except OSError as error:
+        raise UsageError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except ManifestError as error:
+        raise UsageError(f"{path}: {error}") from None
+    if not isinstance(params, RenderParams):
+        raise UsageError(f"{path}: not a render manifest")
+    return params
+
+
+def _run_worker(args: argparse.Namespace, params: RenderParams, files: Mapping[str, Path], motions: Mapping[str, Path]) -> int:
     """One worker of ``--workers``: its share of the characters with the parent's validated params."""
     from ..render.pipeline import render_dataset
-
-    params = manifest_from_json(args.params_from.read_bytes()).params
-    assert isinstance(params, RenderParams)
 
     def report(done: int, total: int) -> None:
         print(progress_line(done, total), file=sys.stderr, flush=True)
@@ -157,16 +168,12 @@ def _worker_command(
 ) -> list[str]:
     """The command for one worker; its share of ``params`` goes in ``part.json`` as a render manifest."""
     share = replace(params, characters=tuple(ref for ref in params.characters if ref.name in files))
-    params_path = part.with_suffix(".params.json")
-    params_path.write_text(new_render_manifest(share).to_json(), encoding="utf-8")
-    command = cli_command(["render", *map(str, files.values()), "--out", str(out_dir)])
-    command += ["--params-from", str(params_path), "--summary-to", str(part.with_suffix(".json"))]
-    bvh_files = [str(options.motions[motion.name]) for motion in params.motions if not motion.is_library]
-    if bvh_files:
-        command += ["--motion", ",".join(bvh_files)]
-    if options.backgrounds is not None:
-        command += ["--backgrounds", str(options.backgrounds)]
-    return command + (["--debug-overlays"] if options.debug_overlays else [])
+    params_file = write_params_file(share, part.with_suffix(".params.json"))
+    extra = ["--summary-to", str(part.with_suffix(".json"))]
+    extra += ["--backgrounds", str(options.backgrounds)] if options.backgrounds is not None else []
+    extra += ["--debug-overlays"] if options.debug_overlays else []
+    bvh_files = {motion.name: options.motions[motion.name] for motion in params.motions if not motion.is_library}
+    return child_render_command(params_file, files, bvh_files, out_dir, extra)
 
 
 def _follow(

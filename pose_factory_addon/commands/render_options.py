@@ -1,7 +1,8 @@
 """The render options shared by ``pose-factory render`` (local) and ``pose-factory submit`` (queued).
 
-One definition, so a job renders the same whether it runs here or on a pod:
-``--angles --elevations --frames --preset --resolution --labels --framing --seed --motion --mirror``.
+One definition, so a job renders the same whether it runs here or on a pod: ``--angles
+--elevations --frames --preset --resolution --labels --framing --seed --motion --mirror
+--randomize --ground --passes``, parsed into :class:`~..core.render_params.RenderChoices`.
 """
 
 from __future__ import annotations
@@ -9,23 +10,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from ..core import defaults
 from ..core.errors import ManifestError, UsageError
 from ..core.frames import FRAME_SPEC_HELP
-from ..core.manifest import (
-    FRAMINGS,
-    MOTION_EXTENSIONS,
-    PASSES,
-    PRESETS,
-    RenderParams,
-    manifest_from_dict,
-    new_job_id,
-)
+from ..core.manifest import FRAMINGS, MOTION_EXTENSIONS, PASSES, PRESETS, RenderParams
 from ..core.motion import library_names
-from ..core.queue import character_ref_for, motion_ref_for
 from ..core.randomize import LEVELS as RANDOMIZE_LEVELS
+from ..core.render_params import RenderChoices, build_render_params, parse_elevations
 from ..core.security import safe_slug
 from ..core.skeletons import KEYPOINT_SETS
 
@@ -86,18 +78,18 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _resolution(text: str) -> list[int]:
+def _resolution(text: str) -> tuple[int, int]:
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
         raise UsageError(f"--resolution {text!r}: expected WIDTHxHEIGHT in pixels, for example 512x512")
-    return [int(part) for part in parts]
+    return int(parts[0]), int(parts[1])
 
 
-def _elevations(text: str) -> list[float]:
+def _elevations(text: str) -> tuple[float, ...]:
     try:
-        return [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UsageError(f"--elevations {text!r}: expected degrees separated by commas, for example 0,30") from None
+        return parse_elevations(text)
+    except ValueError as error:
+        raise UsageError(f"--{error}" if str(error).startswith("elevations") else f"--elevations: {error}") from None
 
 
 def motion_files(spec: str | None) -> dict[str, Path | None]:
@@ -130,58 +122,34 @@ def motion_files(spec: str | None) -> dict[str, Path | None]:
     return found
 
 
-def _motion_entries(spec: str | None) -> list[str | dict[str, str]]:
-    """``--motion`` as manifest entries: library names, and BVH files referenced by content hash."""
-    entries: list[str | dict[str, str]] = []
-    for name, path in motion_files(spec).items():
-        if path is None:
-            entries.append(name)
-        else:
-            ref = motion_ref_for(path)
-            entries.append({"name": name, "sha256": ref.sha256, "ext": ref.ext})
-    return entries
+def render_choices(args: argparse.Namespace) -> RenderChoices:
+    """The parsed render options as :class:`RenderChoices` (the characters come separately)."""
+    return RenderChoices(
+        angles=args.angles,
+        elevations=_elevations(args.elevations),
+        frames=args.frames,
+        preset=args.preset,
+        resolution=_resolution(args.resolution),
+        labels=[label.strip() for label in args.labels.split(",") if label.strip()],
+        framing=args.framing,
+        seed=args.seed,
+        motions=motion_files(getattr(args, "motion", None)),
+        mirror=bool(getattr(args, "mirror", False)),
+        randomize=getattr(args, "randomize", "none"),
+        passes=[item.strip() for item in str(getattr(args, "passes", "") or "").split(",") if item.strip()],
+        ground=bool(getattr(args, "ground", False)),
+    )
 
 
-def render_options_dict(args: argparse.Namespace, output_name: str = "dataset") -> dict[str, Any]:
-    """The parsed render options as manifest params without characters (validated by the manifest)."""
-    return {
-        "angles": args.angles,
-        "elevations": _elevations(args.elevations),
-        "frames": args.frames,
-        "preset": args.preset,
-        "resolution": _resolution(args.resolution),
-        "labels": [label.strip() for label in args.labels.split(",") if label.strip()],
-        "framing": args.framing,
-        "seed": args.seed,
-        "output_name": output_name,
-        "motions": _motion_entries(getattr(args, "motion", None)),
-        "mirror": bool(getattr(args, "mirror", False)),
-        "randomize": getattr(args, "randomize", "none"),
-        "passes": [item.strip() for item in str(getattr(args, "passes", "") or "").split(",") if item.strip()],
-        "ground": bool(getattr(args, "ground", False)),
-    }
-
-
-def render_params_from_args(args: argparse.Namespace, files: Mapping[str, Path], output_name: str = "dataset") -> RenderParams:
+def render_params_from_args(
+    args: argparse.Namespace, files: Mapping[str, Path], output_name: str = defaults.OUTPUT_NAME
+) -> RenderParams:
     """Validated :class:`RenderParams` for the parsed options and ``{name: file}`` characters.
-
-    Characters are referenced by content hash (read from the files), exactly as a queued
-    manifest names them. Validation is the manifest's own, so the bounds are identical.
 
     Raises:
         UsageError: an option is malformed or outside the manifest bounds.
     """
-    characters = [character_ref_for(path) for path in files.values()]
-    named = [{"name": name, "sha256": ref.sha256, "ext": ref.ext} for name, ref in zip(files, characters, strict=True)]
-    draft = {
-        "job_id": new_job_id("render"),
-        "job_type": "render",
-        "created_at": "2000-01-01T00:00:00Z",
-        "params": {"characters": named, **render_options_dict(args, output_name)},
-    }
     try:
-        params = manifest_from_dict(draft).params
+        return build_render_params(files, render_choices(args), output_name)
     except ManifestError as error:
         raise UsageError(str(error).replace("params.", "--", 1)) from None
-    assert isinstance(params, RenderParams)
-    return params

@@ -13,11 +13,9 @@ from ..core.config import load_settings
 from ..core.cost import check_render_job, format_usd
 from ..core.enhance_cost import check_render_and_enhance_cost
 from ..core.errors import CostLimitExceeded
-from ..core.frames import frame_count_estimate, parse_frame_spec
-from ..core.manifest import RenderParams, new_render_manifest
+from ..core.manifest import new_render_manifest
 from ..core.queue import JobQueue
 from ..core.security import safe_slug
-from ..core.store import open_store
 from ._confirm import confirmed
 from ._queue_args import add_store_option
 from .enhance import add_enhance_options, enhance_options_from_args
@@ -47,19 +45,13 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run_submit)
 
 
-def image_count(params: RenderParams) -> int:
-    """Images the job will render, with the frame count estimated before the clips are read."""
-    frames = frame_count_estimate(parse_frame_spec(params.frames))
-    return len(params.characters) * params.animations_per_character() * params.views_per_frame() * frames
-
-
 def run_submit(args: argparse.Namespace) -> int:
     settings = load_settings({"store": args.store}, config_path=args.config)
     files = character_files(args.paths)
     params = render_params_from_args(args, files, output_name=safe_slug(args.name))
     if args.enhance_prompt is not None:
         params = replace(params, enhance=enhance_options_from_args(args, ENHANCE_PREFIX))
-    count = image_count(params)
+    count = params.estimated_images()
     decision = check_render_job(count, params.preset, settings, args.max_cost, search_dirs=[defaults.DOWNLOAD_ROOT])
     warning = decision.warning
     per_image = f"{format_usd(decision.per_image)} per image, {decision.source}"
@@ -71,9 +63,7 @@ def run_submit(args: argparse.Namespace) -> int:
     print(estimate, file=sys.stderr)
     if warning and not args.yes and not confirmed(warning, "Submit"):
         raise CostLimitExceeded(f"{warning}; not submitted (pass --yes to submit anyway)")
-    queue = JobQueue(
-        open_store(settings.store, settings), max_attempts=settings.max_attempts, lease_seconds=settings.lease_seconds
-    )
+    queue = JobQueue.from_settings(settings)
     for path in files.values():
         queue.upload_character(path)
     for motion_path in motion_files(args.motion).values():

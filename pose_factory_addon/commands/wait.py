@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any
 
+from ..core import defaults
 from ..core.errors import QueueError
 from ..core.queue import JobQueue, JobStatus
 from ._queue_args import add_store_option, job_id_argument, open_queue
@@ -14,7 +15,6 @@ from ._queue_args import add_store_option, job_id_argument, open_queue
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
 EXIT_TIMEOUT = 2
-_MAX_WAIT_POLL_S = 2.0
 _BAR_WIDTH = 30
 
 
@@ -34,7 +34,7 @@ def run_wait(args: argparse.Namespace) -> int:
     job_id = job_id_argument(args.job_id)
     queue, settings = open_queue(args)
     timeout = args.timeout if args.timeout is not None else settings.wait_timeout
-    return wait_for_job(queue, job_id, timeout, min(settings.poll_interval, _MAX_WAIT_POLL_S))
+    return wait_for_job(queue, job_id, timeout, min(settings.poll_interval, defaults.WAIT_POLL_CAP_S))
 
 
 def _describe(status: JobStatus) -> str:

@@ -26,7 +26,6 @@ SEED_SUN_ENERGY: Final = 3.0  # seed: SUN light strength
 RANDOM_SEED: Final = 0
 ASSUMED_ANIMATION_FRAMES: Final = 60  # clip length assumed by estimates made before import
 SAME_POSE_M: Final = 0.01  # two frames whose joints move less than this on average (metres) show the same pose
-RENDER_WORKERS: Final = 1
 SURFACE_OCCLUSION_TOLERANCE_M: Final = 0.02  # a ray hit this close before a skin landmark is the landmark itself
 # A joint's skin depth (core.visibility): this percentile of its rest-mesh probe depths, times the scale, plus the margin
 # (metres for a body of the reference height, scaled with the body), at most the maximum.
@@ -60,6 +59,13 @@ MAX_CHARACTERS_PER_JOB: Final = 1000
 
 # Queue and agent (seed §3.1, §3.6)
 POLL_INTERVAL_S: Final = 30.0  # seed
+WAIT_POLL_CAP_S: Final = 2.0  # `wait` re-reads a job's status at least this often, whatever the poll interval
+JOBS_AUTO_REFRESH_S: Final = 30.0  # the panel re-reads active jobs this often while the Jobs panel is shown
+S3_RETRY_S: Final = 60.0  # transient S3 errors (5xx, throttling, dropped connections) are retried this long
+S3_RETRY_FIRST_DELAY_S: Final = 0.2  # the first wait between S3 retries; doubles per attempt
+S3_RETRY_MAX_DELAY_S: Final = 5.0  # no wait between S3 retries is longer
+OUTPUT_NAME: Final = "dataset"  # a dataset's name when none is given
+CONTACT_SHEET_NAME: Final = "contact_sheet.png"  # the sheet the panel draws into a results folder
 WAIT_TIMEOUT_S: Final = 3600.0  # seed
 LEASE_SECONDS: Final = 300.0
 MAX_ATTEMPTS: Final = 3

@@ -31,6 +31,14 @@ class StoreError(PoseFactoryError):
     """An object store operation failed; names the operation and the key, never credentials."""
 
 
+class StoreUnreachable(StoreError):
+    """The store's endpoint did not answer (``reason``: ``timeout`` or ``connection refused``) within the retries."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class QueueError(PoseFactoryError):
     """The job queue refused an operation (unknown job, wrong state, lost lease)."""
 

@@ -18,7 +18,7 @@ from . import defaults
 from .characters import MAX_PEOPLE_PER_RUN, CharacterSpec, CharacterSpecError, character_spec
 from .enhance_options import EnhanceOptions, options_from_dict
 from .errors import ManifestError
-from .frames import parse_frame_spec
+from .frames import frame_count_estimate, parse_frame_spec
 from .motion import LIBRARY, MAX_MOTIONS_PER_JOB, MIRROR_SUFFIX, animations_per_character
 from .presets import PRESETS as RENDER_PRESETS
 from .randomize import LEVELS as RANDOMIZE_LEVELS
@@ -128,7 +128,7 @@ class RenderParams:
     labels: tuple[str, ...] = defaults.LABEL_SETS
     framing: str = defaults.FRAMING
     seed: int = defaults.RANDOM_SEED
-    output_name: str = "dataset"
+    output_name: str = defaults.OUTPUT_NAME
     motions: tuple[MotionRef, ...] = ()
     mirror: bool = False
     randomize: str = "none"  # scene variety: none, light or full (core/randomize.py)
@@ -152,6 +152,11 @@ class RenderParams:
     def animations_per_character(self) -> int:
         """How many animations each character is rendered in (1 with its own animation)."""
         return animations_per_character(len(self.motions), self.mirror)
+
+    def estimated_images(self) -> int:
+        """Images the job will render, with the frame count estimated before the clips are read."""
+        frames = frame_count_estimate(parse_frame_spec(self.frames))
+        return len(self.characters) * self.animations_per_character() * self.views_per_frame() * frames
 
 
 @dataclass(frozen=True)
@@ -325,9 +330,13 @@ def _motions(data: dict[str, Any]) -> tuple[tuple[MotionRef, ...], bool]:
     return motions, mirror
 
 
-def _render_params(data: dict[str, Any], where: str = "params", with_characters: bool = True) -> RenderParams:
-    """Render parameters; ``with_characters=False`` validates a character job's ``then_render`` (its characters
-    are the people the job makes)."""
+def render_params_from_dict(data: dict[str, Any], where: str = "params", with_characters: bool = True) -> RenderParams:
+    """Validated render parameters from their manifest form (``params`` of a render job); ``with_characters=False``
+    validates a character job's ``then_render`` (its characters are the people the job makes).
+
+    Raises:
+        ManifestError: a field is missing, unknown, of the wrong type or out of bounds (the message names it).
+    """
     _only_keys(data, _RENDER_KEYS if with_characters else _RENDER_KEYS - {"characters"}, where)
     characters = data.get("characters") if with_characters else []
     if with_characters and (not isinstance(characters, list) or not characters):
@@ -442,12 +451,13 @@ def _character_params(data: dict[str, Any]) -> CharacterParams:
     then_render = data.get("then_render")
     if then_render is not None and not isinstance(then_render, dict):
         raise ManifestError("params.then_render must be an object of render options (or absent)")
+    rendered = None if then_render is None else render_params_from_dict(then_render, "params.then_render", with_characters=False)
     return CharacterParams(
         spec=spec,
         count=_int_in(data.get("count", 1), 1, MAX_PEOPLE_PER_RUN, "params.count"),
         formats=tuple(dict.fromkeys(formats)),
         output_name=_slug_field(data.get("output_name", "characters"), "params.output_name"),
-        then_render=None if then_render is None else _render_params(then_render, "params.then_render", with_characters=False),
+        then_render=rendered,
     )
 
 
@@ -484,7 +494,8 @@ def manifest_from_dict(data: Any) -> JobManifest:
     params = data.get("params")
     if not isinstance(params, dict):
         raise ManifestError("params must be an object")
-    parsed: RenderParams | CharacterParams = _render_params(params) if job_type == "render" else _character_params(params)
+    parsed: RenderParams | CharacterParams
+    parsed = render_params_from_dict(params) if job_type == "render" else _character_params(params)
     return JobManifest(
         job_id=job_id,
         job_type=job_type,

@@ -27,13 +27,14 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from . import defaults
+from .config import Settings
 from .errors import ManifestError, PoseFactoryError, QueueError, StoreError
 from .manifest import (
     CHARACTER_EXTENSIONS,
@@ -45,7 +46,7 @@ from .manifest import (
     validate_job_id,
 )
 from .security import resolve_under, safe_slug
-from .store import ObjectStore, is_valid_key, sha256_file, validate_key
+from .store import ObjectStore, is_valid_key, open_store, sha256_file, validate_key
 
 PENDING: Final = "jobs/pending/"
 PROCESSING: Final = "jobs/processing/"
@@ -221,6 +222,11 @@ class JobQueue:
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
         self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> JobQueue:
+        """The queue on ``settings.store`` with its attempts and lease; credentials from ``environ`` (else the process's)."""
+        return cls(open_store(settings.store, settings, environ), settings.max_attempts, settings.lease_seconds)
 
     # Submitter side ------------------------------------------------------------------
 

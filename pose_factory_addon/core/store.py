@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import unquote, urlparse
 
+from . import defaults
 from .config import Settings, secret
-from .errors import StoreError
+from .errors import StoreError, StoreUnreachable
 from .security import redact, resolve_under
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
@@ -361,7 +362,7 @@ class S3Store(ObjectStore):
         prefix: str = "",
         endpoint: str = "",
         region: str = "auto",
-        retry_seconds: float = 60.0,
+        retry_seconds: float = defaults.S3_RETRY_S,
         access_key: str | None = None,
         secret_key: str | None = None,
     ) -> None:
@@ -414,7 +415,7 @@ class S3Store(ObjectStore):
         )
 
         deadline = time.monotonic() + self.retry_seconds
-        delay = 0.2
+        delay = defaults.S3_RETRY_FIRST_DELAY_S
         attempt = 1
         while True:
             try:
@@ -431,13 +432,13 @@ class S3Store(ObjectStore):
                     ) from None
             except (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError) as error:
                 if time.monotonic() + delay > deadline:
-                    raise self._error(
-                        operation, key, f"endpoint unreachable after {self.retry_seconds:.0f} s ({type(error).__name__})"
-                    ) from None
+                    reason = "timeout" if "Timeout" in type(error).__name__ else "connection refused"
+                    message = f"{operation} {self.url}/{key}: endpoint unreachable after {self.retry_seconds:.0f} s ({reason})"
+                    raise StoreUnreachable(redact(redact(message), self._secrets), reason) from None
             except BotoCoreError as error:
                 raise self._error(operation, key, error) from None
             time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, defaults.S3_RETRY_MAX_DELAY_S)
             attempt += 1
 
     @staticmethod

@@ -7,9 +7,9 @@ and panels that read them, and nothing is left behind after ``unregister()``.
 
 from __future__ import annotations
 
-from . import bridge, operators, panels, preferences, properties
+from . import menus, operators, panels, preferences, properties, snapshot, watcher
 
-_MODULES = (preferences, properties, bridge, operators, panels)
+_MODULES = (preferences, properties, watcher, operators, panels, menus, snapshot)
 
 
 def register() -> None:

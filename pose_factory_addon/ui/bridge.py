@@ -1,12 +1,12 @@
 """Background tasks that never freeze Blender: worker threads post typed messages, the main thread applies them.
 
-A worker (submit, refresh, download, pods, a local render) runs a plain function in a
-``threading.Thread`` and reports only by posting the dataclasses below to one ``queue.Queue``;
-it never touches bpy. :func:`drain` runs on the main thread, applies every queued message to
-``WindowManager.pose_factory`` and redraws the sidebar. While tasks run, the modal
-``posefactory.watch_tasks`` operator drains on a timer and ESC cancels the waits. Blender's
-bpy module has no event loop (timers and modal operators never run there), so scripts and tests
-call :func:`drain` themselves; :func:`run_now` runs the same work blocking, for ``execute()``.
+A worker (submit, refresh, download, pods, a local render, a folder scan) runs a plain function
+in a ``threading.Thread`` and reports only by posting the dataclasses below to one
+``queue.Queue``; it never touches bpy. :func:`drain` runs on the main thread, applies every
+queued message to ``WindowManager.pose_factory`` and redraws the sidebar; in a Blender session
+the timer of :mod:`.watcher` calls it. Blender's bpy module has no event loop (timers never run
+there), so scripts and tests call :func:`drain` themselves; :func:`run_now` runs the same work
+blocking, for ``execute()``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from ..core.config import Settings
 from .messages import plain_message
 
 _JOIN_TIMEOUT_S = 5.0
-_WATCH_INTERVAL_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -121,6 +120,23 @@ class LabelsChecked:
 
 
 @dataclass(frozen=True)
+class CharactersListed:
+    """A scan of ``scene``'s characters folder ``folder`` found ``files`` (name, path), or a ``problem``."""
+
+    scene: str
+    folder: str
+    files: tuple[tuple[str, str], ...] = ()
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectionTested:
+    """What a connection test reached, one line per step (shown in the add-on preferences)."""
+
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CharactersGenerated:
     """People were generated into ``folder``: it becomes the characters folder and is listed again."""
 
@@ -138,12 +154,14 @@ Message = (
     | PodReport
     | LocalRenderWritten
     | LabelsChecked
+    | CharactersListed
+    | ConnectionTested
     | CharactersGenerated
 )
 
 
 class TaskCancelled(Exception):
-    """Raised inside a worker by :meth:`TaskContext.check_cancelled` after ESC or a Cancel button."""
+    """Raised inside a worker by :meth:`TaskContext.check_cancelled` after the Stop button (or :func:`cancel`)."""
 
 
 @dataclass
@@ -159,17 +177,8 @@ class TaskContext:
     def progress(self, done: int, total: int, text: str = "") -> None:
         _messages.put(TaskProgress(self.task, done, total, text))
 
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_event.is_set()
-
     def check_cancelled(self) -> None:
         if self.cancel_event.is_set():
-            raise TaskCancelled
-
-    def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` unless cancelled first (then raise :class:`TaskCancelled`)."""
-        if self.cancel_event.wait(seconds):
             raise TaskCancelled
 
 
@@ -178,7 +187,6 @@ Work = Callable[[TaskContext], str]
 
 _messages: queue.Queue[Message] = queue.Queue()
 _running: dict[str, tuple[threading.Thread, TaskContext]] = {}
-_watch_timer: list[tuple[bpy.types.WindowManager, bpy.types.Timer]] = []
 
 
 def _execute(context: TaskContext, label: str, work: Work, settings: Settings | None, secrets: Iterable[str]) -> TaskFinished:
@@ -235,6 +243,14 @@ def cancel(task: str | None = None) -> list[str]:
             context.cancel_event.set()
             asked.append(name)
     return asked
+
+
+def join(task: str, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for task ``task`` to end; True when it is not running (any more)."""
+    entry = _running.get(task)
+    if entry is not None:
+        entry[0].join(timeout)
+    return not is_running(task)
 
 
 def wait(timeout: float) -> bool:
@@ -301,6 +317,9 @@ def _apply(runtime: bpy.types.PropertyGroup, message: Message) -> None:
         job = runtime.jobs.get(message.job_id)
         if job is not None:
             job.results_folder = message.folder
+        from .snapshot import refresh_estimate
+
+        refresh_estimate(bpy.context)  # the download's timings make the estimate a measured one
     elif isinstance(message, PodReport):
         runtime.pod_checked = True
         runtime.pod_id, runtime.pod_status, runtime.pod_gpu = message.pod_id, message.status, message.gpu
@@ -315,44 +334,64 @@ def _apply(runtime: bpy.types.PropertyGroup, message: Message) -> None:
         check.face_error = -1.0 if message.face_error is None else message.face_error
         if message.open_report and not bpy.app.background:
             bpy.ops.wm.url_open(url=Path(message.report).as_uri())
+    elif isinstance(message, ConnectionTested):
+        runtime.connection_test = "\n".join(message.lines)
+    elif isinstance(message, CharactersListed):
+        _list_scanned(runtime, message)
     elif isinstance(message, CharactersGenerated):
         _list_generated(message)
 
 
+def _list_scanned(runtime: bpy.types.PropertyGroup, message: CharactersListed) -> None:
+    from .properties import characters_folder_path, fill_characters
+    from .snapshot import refresh_estimate
+
+    scene = bpy.data.scenes.get(message.scene)
+    if scene is None or characters_folder_path(scene.pose_factory) != message.folder:
+        return  # the folder changed while it was scanned: the newer scan's answer counts
+    runtime.scan_problem = message.problem
+    fill_characters(scene.pose_factory, message.files)
+    refresh_estimate(bpy.context)
+
+
 def _list_generated(message: CharactersGenerated) -> None:
-    """Point every scene's characters folder at the new people (when it was elsewhere or empty) and rescan it."""
-    from .properties import scan_characters
+    """Point the scene's characters folder at the new people (when it was elsewhere or empty) and list it again."""
+    from .properties import characters_folder_path, scan_characters
 
-    for scene in bpy.data.scenes:
-        settings = scene.pose_factory
-        if Path(bpy.path.abspath(settings.characters_folder or ".")).resolve() != Path(message.folder).resolve():
-            settings.characters_folder = message.folder  # its update callback rescans
-        else:
-            scan_characters(settings)
+    settings = bpy.context.scene.pose_factory
+    if Path(characters_folder_path(settings) or ".").resolve() != Path(message.folder).resolve():
+        settings.characters_folder = message.folder  # its update callback lists it
+    else:
+        scan_characters(bpy.context)
 
 
-def _tag_redraw(window_manager: bpy.types.WindowManager) -> None:
+def _tag_sidebar_redraw(window_manager: bpy.types.WindowManager) -> None:
+    """Redraw only the 3D Viewport sidebars (where the panels are), not whole areas."""
     for window in window_manager.windows:
         screen = window.screen
         for area in screen.areas if screen else ():
             if area.type == "VIEW_3D":
-                area.tag_redraw()
+                for region in area.regions:
+                    if region.type == "UI":
+                        region.tag_redraw()
 
 
 def drain(window_manager: bpy.types.WindowManager) -> list[TaskFinished]:
     """Apply every queued message on the main thread; returns the tasks that finished meanwhile."""
     runtime = window_manager.pose_factory
     finished = []
+    applied = 0
     while True:
         try:
             message = _messages.get_nowait()
         except queue.Empty:
             break
         _apply(runtime, message)
+        applied += 1
         if isinstance(message, TaskFinished):
             finished.append(message)
-    if finished or runtime.tasks:
-        _tag_redraw(window_manager)
+    if applied:
+        _tag_sidebar_redraw(window_manager)
     return finished
 
 
@@ -360,70 +399,10 @@ def has_work() -> bool:
     return any(thread.is_alive() for thread, _ in _running.values()) or not _messages.empty()
 
 
-def ensure_watcher(context: bpy.types.Context) -> None:
-    """Start the modal drain when a window can run it (never in the bpy module or in background mode)."""
-    if bpy.app.background or context.window is None or _watch_timer:
-        return
-    bpy.ops.posefactory.watch_tasks("INVOKE_DEFAULT")
-
-
-class POSEFACTORY_OT_watch_tasks(bpy.types.Operator):
-    bl_idname = "posefactory.watch_tasks"
-    bl_label = "Pose Factory: Watch Background Tasks"
-    bl_description = "Show the progress of Pose Factory's background tasks; Esc stops waiting for them"
-
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if _watch_timer:
-            return {"CANCELLED"}
-        window_manager = context.window_manager
-        _watch_timer.append((window_manager, window_manager.event_timer_add(_WATCH_INTERVAL_S, window=context.window)))
-        window_manager.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if event.type == "ESC" and event.value == "PRESS":
-            asked = cancel()
-            if asked:
-                self.report({"WARNING"}, f"Pose Factory: stopped waiting for {', '.join(asked)}")
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        for finished in drain(context.window_manager):
-            self.report({finished.level}, finished.text)
-        if has_work():
-            return {"PASS_THROUGH"}
-        _stop_watch_timer()
-        return {"FINISHED"}
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        for finished in drain(context.window_manager):
-            self.report({finished.level}, finished.text)
-        return {"FINISHED"}
-
-
-def _stop_watch_timer() -> None:
-    while _watch_timer:
-        window_manager, timer = _watch_timer.pop()
-        window_manager.event_timer_remove(timer)
-
-
 def shutdown() -> None:
-    """Cancel and join every worker, drop undelivered messages and the watch timer (unregister, tests)."""
+    """Cancel and join every worker and drop undelivered messages (unregister, tests)."""
     cancel()
     wait(_JOIN_TIMEOUT_S)
     _running.clear()
-    _stop_watch_timer()
     while not _messages.empty():
         _messages.get_nowait()
-
-
-classes = (POSEFACTORY_OT_watch_tasks,)
-_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
-
-
-def register() -> None:
-    _register_classes()
-
-
-def unregister() -> None:
-    shutdown()
-    _unregister_classes()

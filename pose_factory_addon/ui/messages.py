@@ -7,14 +7,18 @@ check without reading botocore class names.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from ..core.config import Settings
-from ..core.errors import PoseFactoryError, StoreError
+from ..core.errors import PoseFactoryError, StoreUnreachable
 from ..core.security import redact
 
-_UNREACHABLE = re.compile(r"endpoint unreachable after [\d.]+ s \((\w+)\)")
+NOT_CONFIGURED = {
+    "s3": "S3 is not configured: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or type them in the add-on preferences",
+    "runpod": "RunPod is not configured: set RUNPOD_API_KEY or type a key in the add-on preferences",
+    "stability": "Stability AI is not configured: set STABILITY_API_KEY or type a key in the add-on preferences",
+    "pod": "No pod id: set one in the add-on preferences or run `pose-factory pods use ID`",
+}
 
 
 def _bucket_location(settings: Settings | None) -> str:
@@ -26,9 +30,8 @@ def _bucket_location(settings: Settings | None) -> str:
 def plain_message(error: BaseException, settings: Settings | None = None, secrets: Iterable[str] = ()) -> str:
     """A one-line message for ``error`` with every known secret (environment and ``secrets``) hidden."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if isinstance(error, StoreError) and (match := _UNREACHABLE.search(text)):
-        reason = "timeout" if "Timeout" in match.group(1) else "connection refused"
-        text = f"Cannot reach the bucket at {_bucket_location(settings)} ({reason})"
+    if isinstance(error, StoreUnreachable):
+        text = f"Cannot reach the bucket at {_bucket_location(settings)} ({error.reason})"
     elif isinstance(error, OSError) and not isinstance(error, PoseFactoryError):
         where = f": {error.filename}" if error.filename else ""
         text = f"{error.strerror or text}{where}"

@@ -9,10 +9,10 @@ while a worker thread does the network or render work and the modal watcher drai
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlparse
 
 import bpy
 
@@ -28,16 +28,28 @@ from ..core.characters import (
 )
 from ..core.child_process import cli_command
 from ..core.config import user_data_dir
+from ..core.cost import format_usd
 from ..core.dataset import DATASET_FILE
 from ..core.enhance_options import MODES, EnhanceOptions, enhance_options
 from ..core.errors import PoseFactoryError, UsageError
 from ..core.manifest import PASSES, validate_job_id
 from ..core.queue import FINAL_STATES
+from ..core.render_params import RenderChoices, parse_elevations
 from ..core.security import resolve_under, safe_slug
-from . import bridge
-from .messages import plain_message
-from .preferences import Connection, connection
-from .properties import animation_count, chosen_motions
+from . import bridge, watcher
+from .messages import NOT_CONFIGURED, plain_message
+from .preferences import Connection
+from .properties import animation_count, chosen_motions, scan_characters, start_scan
+from .scene_state import (
+    character_count,
+    local_output_root,
+    measured_dirs,
+    offline_reason,
+    results_folder,
+    results_root,
+    selected_armature,
+)
+from .snapshot import current_connection, refresh_connection, refresh_estimate
 from .work import (
     RenderRequest,
     cancel_work,
@@ -50,74 +62,60 @@ from .work import (
     generate_characters_work,
     pod_work,
     refresh_work,
-    render_command,
     render_local_work,
-    search_dirs,
     submit_work,
+    test_runpod_work,
+    test_store_work,
 )
-
-CONTACT_SHEET_NAME = "contact_sheet.png"
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-OFFLINE_NOTE = "Blender is in offline mode: allow online access in Preferences > System > Network"
-
-
-def _is_loopback(url: str) -> bool:
-    return (urlparse(url).hostname or "") in _LOOPBACK_HOSTS
-
-
-def offline_reason(link: Connection, service: str) -> str:
-    """Why Blender's offline mode blocks ``service`` (``store``, ``runpod`` or ``stability``), or ``""``.
-
-    Local folders and loopback endpoints (a test server on this machine) are not "online".
-    """
-    if bpy.app.online_access:
-        return ""
-    if service == "store":
-        if not link.is_s3 or _is_loopback(link.settings.s3_endpoint):
-            return ""
-        return f"{OFFLINE_NOTE} (needed to reach the S3 store)"
-    if service == "stability":
-        return "" if _is_loopback(link.settings.stability_api_base_url) else f"{OFFLINE_NOTE} (needed to reach Stability AI)"
-    if _is_loopback(link.settings.runpod_api_base_url):
-        return ""
-    return f"{OFFLINE_NOTE} (needed to reach RunPod)"
-
-
-def selected_armature(context: bpy.types.Context) -> bpy.types.Object | None:
-    """The active object if it is an armature, else the first selected armature."""
-    active = getattr(context, "active_object", None)
-    if active is not None and active.type == "ARMATURE":
-        return active
-    return next((obj for obj in getattr(context, "selected_objects", ()) if obj.type == "ARMATURE"), None)
-
-
-def character_count(context: bpy.types.Context) -> int:
-    """Characters a job would render: ticked files plus the selected armature when asked for."""
-    settings = context.scene.pose_factory
-    ticked = sum(1 for item in settings.characters if item.enabled)
-    return ticked + int(settings.use_selected_armature and selected_armature(context) is not None)
 
 
 def _export_armature(context: bpy.types.Context, armature: bpy.types.Object) -> Path:
-    """Export ``armature`` and its child meshes (with animation) to a GLB in a fresh temp folder."""
+    """Export ``armature`` and its child meshes (with animation) to a GLB in a fresh temp folder.
+
+    Child meshes outside this view layer (hidden collections, other scenes) cannot be selected and are
+    left out; a failed export removes the temp folder and says why in one line.
+
+    Raises:
+        UsageError: the armature is not in this view layer, or the glTF exporter failed.
+    """
+    context.view_layer.update()  # collections shown or excluded since the last redraw: sync the layer's objects first
+    previous = [obj for obj in context.view_layer.objects if obj.select_get()]
+    for obj in previous:
+        obj.select_set(False)
+    objects = [obj for obj in (armature, *armature.children_recursive) if obj is armature or obj.type == "MESH"]
+    objects = [obj for obj in objects if _selected(obj)]
+    if armature not in objects:
+        _reselect(previous)
+        raise UsageError(f"{armature.name} is not in this view layer: show its collection, then try again")
     folder = Path(tempfile.mkdtemp(prefix="pose-factory-armature-"))
     path = folder / f"{safe_slug(armature.name)}.glb"
-    objects = [armature, *(child for child in armature.children_recursive if child.type == "MESH")]
-    previous = [obj for obj in context.view_layer.objects if obj.select_get()]
     try:
-        for obj in previous:
-            obj.select_set(False)
-        for obj in objects:
-            obj.select_set(True)
         bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB", use_selection=True, export_animations=True)
+        if not path.is_file():
+            raise UsageError(f"exporting {armature.name} to glTF wrote nothing")
+    except (RuntimeError, UsageError) as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise UsageError(f"exporting {armature.name} to glTF failed: {reason}") from None
     finally:
         for obj in objects:
             obj.select_set(False)
-        for obj in previous:
-            obj.select_set(True)
-    if not path.is_file():
-        raise UsageError(f"exporting {armature.name} to glTF wrote nothing")
+        _reselect(previous)
     return path
+
+
+def _selected(obj: bpy.types.Object) -> bool:
+    """Select ``obj``; False when it cannot be (outside this view layer: an excluded or other scene's collection)."""
+    try:
+        obj.select_set(True)
+    except RuntimeError:
+        return False
+    return True
+
+
+def _reselect(objects: list[bpy.types.Object]) -> None:
+    for obj in objects:
+        obj.select_set(True)
 
 
 def render_request(context: bpy.types.Context) -> RenderRequest:
@@ -145,52 +143,27 @@ def render_request(context: bpy.types.Context) -> RenderRequest:
     if not files:
         raise UsageError("no characters: choose a characters folder and tick at least one file")
     try:
-        output_name = safe_slug(settings.output_name or "dataset")
+        output_name = safe_slug(settings.output_name or defaults.OUTPUT_NAME)
     except ValueError as error:
         raise UsageError(f"output name: {error}") from None
-    return RenderRequest(
-        files=files,
+    try:
+        elevations = parse_elevations(settings.elevations)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    choices = RenderChoices(
         angles=settings.angles,
-        elevations=settings.elevations,
+        elevations=elevations,
         frames=settings.frames,
         preset=settings.preset,
         resolution=(settings.resolution[0], settings.resolution[1]),
         labels=tuple(sorted(settings.labels)),
-        output_name=output_name,
-        temporary_files=temporary,
-        motions=chosen_motions(settings),
+        motions=dict.fromkeys(chosen_motions(settings)),
         mirror=settings.mirror_motions and bool(settings.motions),
         randomize=settings.scene_variety,
-        ground=settings.ground and settings.scene_variety != "none",
         passes=tuple(name for name in PASSES if name in settings.passes),
+        ground=settings.ground and settings.scene_variety != "none",
     )
-
-
-def _folder(chosen: str, beside_blend: str, in_user_data: str) -> Path:
-    """The chosen folder, else one beside the saved .blend file, else one in the user data directory."""
-    if chosen:
-        return Path(bpy.path.abspath(chosen))
-    if bpy.data.filepath:
-        return Path(bpy.path.abspath(f"//{beside_blend}"))
-    return user_data_dir() / in_user_data
-
-
-def results_root(context: bpy.types.Context) -> Path:
-    """Where downloads go (each job into its own ``<job id>`` folder below it)."""
-    return _folder(context.scene.pose_factory.download_folder, "pose_factory_results", "results")
-
-
-def local_output_root(context: bpy.types.Context) -> Path:
-    """Where 'Render Here' writes (each dataset into its ``<output name>`` folder below it)."""
-    return _folder(context.scene.pose_factory.local_output_folder, "pose_factory_renders", "renders")
-
-
-def measured_dirs(context: bpy.types.Context) -> tuple[str, ...]:
-    """Downloaded job results, whose pod timings make the cost estimate a measured one (as ``submit`` does).
-
-    Local renders are left out: this computer's speed says nothing about a GPU pod's.
-    """
-    return search_dirs([str(results_root(context))])
+    return RenderRequest(files=files, choices=choices, output_name=output_name, temporary_files=temporary)
 
 
 def _job_id(context: bpy.types.Context, job_id: str) -> str:
@@ -222,10 +195,11 @@ class _PoseFactoryOperator:
     )
 
     def _connection(self, context: bpy.types.Context, service: str = "") -> Connection | None:
-        try:
-            link = connection(context)
-        except PoseFactoryError as error:
-            self.report({"ERROR"}, plain_message(error))  # type: ignore[attr-defined]
+        """Resolve the connection again (operators may read files; panels read the snapshot this refreshes)."""
+        snapshot = refresh_connection(context)
+        link = snapshot.link
+        if link is None:
+            self.report({"ERROR"}, snapshot.error)  # type: ignore[attr-defined]
             return None
         reason = offline_reason(link, service) if service else ""
         if reason:
@@ -240,8 +214,8 @@ class _PoseFactoryOperator:
     def _run(self, context: bpy.types.Context, task: str, label: str, work: bridge.Work, link: Connection) -> set[str]:
         if self.background:
             bridge.start(task, label, work, link.settings, link.secrets)
-            bridge.ensure_watcher(context)
-            self.report({"INFO"}, f"{label}... (Esc stops waiting)")  # type: ignore[attr-defined]
+            watcher.ensure_watcher()
+            self.report({"INFO"}, f"{label}... (Stop in the Pose Factory panel)")  # type: ignore[attr-defined]
             return {"FINISHED"}
         finished = bridge.run_now(context.window_manager, task, label, work, link.settings, link.secrets)
         self.report({finished.level}, finished.text)  # type: ignore[attr-defined]
@@ -259,7 +233,7 @@ def _poll_characters(cls: type, context: bpy.types.Context) -> bool:
 
 def _poll_idle(cls: type, task: str, doing: str) -> bool:
     if bridge.is_running(task):
-        cls.poll_message_set(f"Pose Factory is {doing}; wait for it or press Esc")  # type: ignore[attr-defined]
+        cls.poll_message_set(f"Pose Factory is {doing}; wait for it or press Stop in the panel")  # type: ignore[attr-defined]
         return False
     return True
 
@@ -268,19 +242,30 @@ class POSEFACTORY_OT_scan_characters(bpy.types.Operator):
     bl_idname = "posefactory.scan_characters"
     bl_label = "Pose Factory: Rescan Characters"
     bl_description = "List the .fbx, .glb and .gltf files of the characters folder again"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
+
+    background: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="In Background", description="Scan in a worker thread and return at once", options={"HIDDEN", "SKIP_SAVE"}
+    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         if not context.scene.pose_factory.characters_folder:
             cls.poll_message_set("Choose a characters folder first")
             return False
-        return True
+        return _poll_idle(cls, "scan", "scanning the characters folder")
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.background = True
+        return self.execute(context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        from .properties import scan_characters
-
         settings = context.scene.pose_factory
-        problem = scan_characters(settings)
+        if self.background:
+            start_scan(context)
+            self.report({"INFO"}, f"Scanning {settings.characters_folder}...")
+            return {"FINISHED"}
+        problem = scan_characters(context)
         if problem:
             self.report({"WARNING"}, problem)
             return {"CANCELLED"}
@@ -298,24 +283,16 @@ class POSEFACTORY_OT_estimate_cost(_PoseFactoryOperator, bpy.types.Operator):
         return _poll_characters(cls, context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        settings = context.scene.pose_factory
-        link = self._connection(context)
-        if link is None:
+        if self._connection(context) is None:
             return {"CANCELLED"}
-        try:
-            count = count_images(
-                character_count(context), settings.angles, settings.elevations, settings.frames, animation_count(settings)
-            )
-        except ValueError as error:
-            self.report({"ERROR"}, str(error))
+        refresh_estimate(context)
+        estimate = context.window_manager.pose_factory.estimate
+        if estimate.error or estimate.refusal:
+            self.report({"ERROR"}, estimate.error or f"{estimate.sentence}: refused, {estimate.refusal}")
             return {"CANCELLED"}
-        resolution = (settings.resolution[0], settings.resolution[1])
-        view = cost_view(count.images, settings.preset, settings.provider, resolution, link.settings, measured_dirs(context))
-        if view.refusal:
-            self.report({"ERROR"}, f"{count.sentence()}: refused, {view.refusal}")
-            return {"CANCELLED"}
-        note = f"; {view.warning}" if view.warning else ""
-        self.report({"WARNING" if view.warning else "INFO"}, f"{count.sentence()}: {view.summary()} ({view.source}){note}")
+        summary = f"{format_usd(estimate.total)} total, {format_usd(estimate.per_image)} per image ({estimate.source})"
+        note = f"; {estimate.warning}" if estimate.warning else ""
+        self.report({"WARNING" if estimate.warning else "INFO"}, f"{estimate.sentence}: {summary}{note}")
         return {"FINISHED"}
 
 
@@ -407,6 +384,15 @@ class POSEFACTORY_OT_cancel_job(_PoseFactoryOperator, bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return _poll_selected_job(cls, context, "jobs", "reading the job list", completed=False)
 
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.background = True
+        job = context.window_manager.pose_factory.active_job()
+        name = self.job_id or (job.name if job is not None else "the selected job")
+        return context.window_manager.invoke_confirm(  # type: ignore[no-any-return]
+            self, event, title="Pose Factory: Cancel Job", message=f"Cancel {name}? Its images so far are not kept.",
+            confirm_text="Cancel Job",
+        )  # fmt: skip
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
             job_id = _job_id(context, self.job_id)
@@ -447,20 +433,23 @@ class POSEFACTORY_OT_download_results(_PoseFactoryOperator, bpy.types.Operator):
         return self._run(context, "download", f"Downloading {job_id}", download_work(link, job_id, target), link)
 
 
-def _results_folder(context: bpy.types.Context) -> Path | None:
-    """The selected job's downloaded results, else the last local render; only if it exists."""
-    runtime = context.window_manager.pose_factory
-    job = runtime.active_job()
-    for folder in (job.results_folder if job is not None else "", runtime.last_output_folder):
-        if folder and Path(folder).is_dir():
-            return Path(folder)
-    return None
+def _poll_results(cls: type, context: bpy.types.Context) -> bool:
+    """A results folder is known (a download or a local render); whether it still exists is checked on execute."""
+    if not results_folder(context):
+        cls.poll_message_set("Download a completed job (or render here) first")  # type: ignore[attr-defined]
+        return False
+    return True
 
 
-def _results_folder_or_report(operator: bpy.types.Operator, context: bpy.types.Context) -> Path | None:
-    folder = _results_folder(context)
-    if folder is None:
-        operator.report({"ERROR"}, "No results folder yet: download a completed job or render here first")
+def _results_or_report(operator: bpy.types.Operator, context: bpy.types.Context, with_dataset: bool = True) -> Path | None:
+    """The results folder if it exists (and holds a ``dataset.json``); else an error report and ``None``."""
+    folder = Path(results_folder(context)) if results_folder(context) else None
+    if folder is None or not folder.is_dir():
+        operator.report({"ERROR"}, f"No results folder {folder}: download a completed job or render here first")
+        return None
+    if with_dataset and not (folder / DATASET_FILE).is_file():
+        operator.report({"ERROR"}, f"{folder} has no {DATASET_FILE}: it is not a finished dataset")
+        return None
     return folder
 
 
@@ -471,13 +460,10 @@ class POSEFACTORY_OT_open_results_folder(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if _results_folder(context) is None:
-            cls.poll_message_set("Download a completed job (or render here) first")
-            return False
-        return True
+        return _poll_results(cls, context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        folder = _results_folder_or_report(self, context)
+        folder = _results_or_report(self, context, with_dataset=False)
         if folder is None:
             return {"CANCELLED"}
         if not bpy.app.background:
@@ -511,20 +497,17 @@ class POSEFACTORY_OT_load_contact_sheet(bpy.types.Operator):
     bl_idname = "posefactory.load_contact_sheet"
     bl_label = "Pose Factory: Load Contact Sheet"
     bl_description = "Draw the skeletons of the results on one contact sheet and show it in an Image Editor"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        folder = _results_folder(context)
-        if folder is None or not (folder / DATASET_FILE).is_file():
-            cls.poll_message_set("Download a completed job (or render here) first: no dataset.json yet")
-            return False
-        return True
+        return _poll_results(cls, context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        folder = _results_folder_or_report(self, context)
+        folder = _results_or_report(self, context)
         if folder is None:
             return {"CANCELLED"}
-        sheet = folder / CONTACT_SHEET_NAME
+        sheet = folder / defaults.CONTACT_SHEET_NAME
         try:
             if not sheet.is_file():
                 _write_contact_sheet(folder, sheet)
@@ -556,14 +539,10 @@ class POSEFACTORY_OT_check_labels(_PoseFactoryOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        folder = _results_folder(context)
-        if folder is None or not (folder / DATASET_FILE).is_file():
-            cls.poll_message_set("Download a completed job (or render here) first: no dataset.json yet")
-            return False
-        return _poll_idle(cls, "qa", "checking labels")
+        return _poll_results(cls, context) and _poll_idle(cls, "qa", "checking labels")
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        folder = _results_folder_or_report(self, context)
+        folder = _results_or_report(self, context)
         if folder is None:
             return {"CANCELLED"}
         link = self._connection(context)
@@ -572,7 +551,6 @@ class POSEFACTORY_OT_check_labels(_PoseFactoryOperator, bpy.types.Operator):
         return self._run(context, "qa", "Checking labels", check_labels_work(folder, self.open_report), link)
 
 
-NO_STABILITY_KEY = "Stability AI is not configured: set STABILITY_API_KEY or type a key in the add-on preferences"
 _MODE_DESCRIPTIONS = {
     "structure": "Keep the render's edges and layout (the best choice for keeping the pose)",
     "sketch": "Treat the render as a sketch to fill in (freer, the pose drifts more often)",
@@ -588,6 +566,10 @@ def _dataset_image_count(folder: Path) -> int:
         return 0
 
 
+def _enhance_estimate_changed(self: POSEFACTORY_OT_enhance_dataset, context: bpy.types.Context) -> None:
+    self.estimate_again(context)
+
+
 class POSEFACTORY_OT_enhance_dataset(_PoseFactoryOperator, bpy.types.Operator):
     bl_idname = "posefactory.enhance_dataset"
     bl_label = "Pose Factory: Enhance with Stability AI"
@@ -601,9 +583,7 @@ class POSEFACTORY_OT_enhance_dataset(_PoseFactoryOperator, bpy.types.Operator):
     )
     negative_prompt: bpy.props.StringProperty(name="Negative Prompt", description="What they should not look like")  # type: ignore[valid-type]
     mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
-        name="Mode",
-        items=_MODE_ITEMS,
-        default=defaults.ENHANCE_MODE,
+        name="Mode", items=_MODE_ITEMS, default=defaults.ENHANCE_MODE, update=_enhance_estimate_changed
     )
     control_strength: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Control Strength",
@@ -618,6 +598,7 @@ class POSEFACTORY_OT_enhance_dataset(_PoseFactoryOperator, bpy.types.Operator):
         default=defaults.ENHANCE_VARIATIONS,
         min=1,
         max=defaults.ENHANCE_MAX_VARIATIONS,
+        update=_enhance_estimate_changed,
     )
     seed: bpy.props.IntProperty(name="Seed", description="Seed of the first request; 0 draws one", default=0, min=0)  # type: ignore[valid-type]
     max_error: bpy.props.FloatProperty(  # type: ignore[valid-type]
@@ -631,14 +612,33 @@ class POSEFACTORY_OT_enhance_dataset(_PoseFactoryOperator, bpy.types.Operator):
     confirmed: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Confirmed", description="Start even though the estimate is above the warning threshold", options={"SKIP_SAVE"}
     )
+    estimate_lines: bpy.props.StringProperty(options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        folder = _results_folder(context)
-        if folder is None or not (folder / DATASET_FILE).is_file():
-            cls.poll_message_set("Download a completed job (or render here) first: no dataset.json yet")
-            return False
-        return _poll_idle(cls, "enhance", "enhancing a dataset")
+        return _poll_results(cls, context) and _poll_idle(cls, "enhance", "enhancing a dataset")
+
+    def estimate_again(self, context: bpy.types.Context) -> None:
+        """The dialog's cost lines (``ICON|text`` per line), computed when it opens and when mode or variations change:
+        the dialog redraws on every mouse move, so drawing it must not read the dataset or the cost config."""
+        link = current_connection().link
+        folder = results_folder(context)
+        lines = []
+        if link is None:
+            lines.append(f"ERROR|{current_connection().error or 'Reading the settings...'}")
+        else:
+            images = _dataset_image_count(Path(folder)) if folder else 0
+            view = enhance_estimate(images, enhance_options("-", mode=self.mode, variations=self.variations), link.settings)
+            if view.refusal:
+                lines.append(f"CANCEL|Refused: {view.refusal}")
+            else:
+                lines.append(f"INFO|{images} images: {view.summary()} ({view.source})")
+            if view.warning:
+                lines.append(f"ERROR|{view.warning}: pressing Enhance confirms it")
+            if not link.stability_api_key():
+                lines.append(f"ERROR|{NOT_CONFIGURED['stability']}")
+        lines.append("INFO|Faces and hands may change; the QA gate checks the body pose only")
+        self.estimate_lines = "\n".join(lines)
 
     def _options(self) -> EnhanceOptions:
         """The dialog's values, validated like the CLI's (Blender's floats are single precision: rounded back)."""
@@ -655,6 +655,8 @@ class POSEFACTORY_OT_enhance_dataset(_PoseFactoryOperator, bpy.types.Operator):
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         self.background = True
         self.confirmed = True  # the dialog shows the estimate and any warning: pressing Enhance confirms them
+        refresh_connection(context)
+        self.estimate_again(context)
         return context.window_manager.invoke_props_dialog(  # type: ignore[no-any-return]
             self, width=460, title="Enhance with Stability AI", confirm_text="Enhance"
         )
@@ -664,37 +666,22 @@ class POSEFACTORY_OT_enhance_dataset(_PoseFactoryOperator, bpy.types.Operator):
         layout.use_property_split = True
         for name in ("prompt", "negative_prompt", "mode", "control_strength", "variations", "seed", "max_error"):
             layout.prop(self, name)
-        folder = _results_folder(context)
         box = layout.box()
-        try:
-            link = connection(context)
-            options = self._options()
-        except (PoseFactoryError, ValueError) as error:
-            box.label(text=plain_message(error) if isinstance(error, PoseFactoryError) else str(error), icon="ERROR")
-            return
-        images = _dataset_image_count(folder) if folder is not None else 0
-        view = enhance_estimate(images, options, link.settings)
-        if view.refusal:
+        for line in self.estimate_lines.split("\n") if self.estimate_lines else ():
+            icon, _, text = line.partition("|")
             row = box.row()
-            row.alert = True
-            row.label(text=f"Refused: {view.refusal}", icon="CANCEL")
-        else:
-            box.label(text=f"{images} images: {view.summary()} ({view.source})", icon="INFO")
-        if view.warning:
-            box.label(text=f"{view.warning}: pressing Enhance confirms it", icon="ERROR")
-        if not link.stability_api_key():
-            box.label(text=NO_STABILITY_KEY, icon="ERROR")
-        box.label(text="Faces and hands may change; the QA gate checks the body pose only", icon="INFO")
+            row.alert = icon in ("CANCEL", "ERROR")
+            row.label(text=text, icon=icon)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        folder = _results_folder_or_report(self, context)
+        folder = _results_or_report(self, context)
         if folder is None:
             return {"CANCELLED"}
         link = self._connection(context, "stability")
         if link is None:
             return {"CANCELLED"}
         if not link.stability_api_key():
-            self.report({"ERROR"}, NO_STABILITY_KEY)
+            self.report({"ERROR"}, NOT_CONFIGURED["stability"])
             return {"CANCELLED"}
         try:
             options = self._options()
@@ -714,16 +701,16 @@ class POSEFACTORY_OT_enhance_dataset(_PoseFactoryOperator, bpy.types.Operator):
 def _poll_pods(cls: type, context: bpy.types.Context) -> bool:
     if not _poll_idle(cls, "pods", "talking to RunPod"):
         return False
-    try:
-        link = connection(context)
-    except PoseFactoryError as error:
-        cls.poll_message_set(plain_message(error))  # type: ignore[attr-defined]
+    snapshot = current_connection()
+    link = snapshot.link
+    if link is None:
+        cls.poll_message_set(snapshot.error or "Reading the settings...")  # type: ignore[attr-defined]
         return False
     if not link.runpod_api_key():
-        cls.poll_message_set("RunPod is not configured: set RUNPOD_API_KEY or type a key in the add-on preferences")  # type: ignore[attr-defined]
+        cls.poll_message_set(NOT_CONFIGURED["runpod"])  # type: ignore[attr-defined]
         return False
     if not link.pod_id:
-        cls.poll_message_set("No pod id: set one in the add-on preferences or run `pose-factory pods use ID`")  # type: ignore[attr-defined]
+        cls.poll_message_set(NOT_CONFIGURED["pod"])  # type: ignore[attr-defined]
         return False
     return True
 
@@ -786,11 +773,11 @@ class POSEFACTORY_OT_render_local(_PoseFactoryOperator, bpy.types.Operator):
         try:
             request = render_request(context)
             out_dir = resolve_under(local_output_root(context), request.output_name)
-            command = render_command(bpy.app.binary_path, sys.executable, request, out_dir)
         except (PoseFactoryError, ValueError) as error:
             self.report({"ERROR"}, plain_message(error))
             return {"CANCELLED"}
-        return self._run(context, "render", "Rendering here", render_local_work(command, out_dir, request), link)
+        work = render_local_work(request, out_dir, bpy.app.binary_path, sys.executable)
+        return self._run(context, "render", "Rendering here", work, link)
 
 
 _GENDER_ITEMS = (("male", "Male", ""), ("female", "Female", ""), ("drawn", "Drawn", "Drawn from the population"))
@@ -803,6 +790,7 @@ class POSEFACTORY_OT_generate_characters(_PoseFactoryOperator, bpy.types.Operato
         "Generate people (the Anny body model) as rigged FBX/GLB characters into the characters folder; "
         "needs the characters interpreter (`make characters-setup`)"
     )
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
 
     describe: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Describe", description='Optional, e.g. "tall elderly woman, heavy build"; the fields below override it'
@@ -904,9 +892,15 @@ class POSEFACTORY_OT_load_character(bpy.types.Operator):
         return {"FINISHED"}
 
 
+_CONFIRM_STOP = {
+    "render": "Stop rendering here? The images so far stay on disk but the dataset is incomplete.",
+    "submit": "Stop submitting? Characters already uploaded stay in the store; no job is queued.",
+}
+
+
 class POSEFACTORY_OT_cancel_task(bpy.types.Operator):
     bl_idname = "posefactory.cancel_task"
-    bl_label = "Pose Factory: Stop Waiting"
+    bl_label = "Pose Factory: Stop Task"
     bl_description = "Stop a background task (a local render is terminated; a network request is abandoned)"
 
     task: bpy.props.StringProperty(name="Task", description="Task to stop; empty stops every task")  # type: ignore[valid-type]
@@ -918,10 +912,50 @@ class POSEFACTORY_OT_cancel_task(bpy.types.Operator):
             return False
         return True
 
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        message = _CONFIRM_STOP.get(self.task)
+        if message is None:
+            return self.execute(context)
+        return context.window_manager.invoke_confirm(  # type: ignore[no-any-return]
+            self, event, title="Pose Factory: Stop Task", message=message, confirm_text="Stop"
+        )
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         asked = bridge.cancel(self.task or None)
         self.report({"INFO"}, f"Stopping {', '.join(asked)}" if asked else "Nothing to stop")
         return {"FINISHED"}
+
+
+class POSEFACTORY_OT_test_store(_PoseFactoryOperator, bpy.types.Operator):
+    bl_idname = "posefactory.test_store"
+    bl_label = "Pose Factory: Test Store Connection"
+    bl_description = "Reach the job store with the current settings and say what worked: listing, writing, deleting"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _poll_idle(cls, "test", "testing a connection")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        link = self._connection(context, "store")
+        if link is None:
+            return {"CANCELLED"}
+        return self._run(context, "test", "Testing the job store", test_store_work(link), link)
+
+
+class POSEFACTORY_OT_test_runpod(_PoseFactoryOperator, bpy.types.Operator):
+    bl_idname = "posefactory.test_runpod"
+    bl_label = "Pose Factory: Test RunPod Connection"
+    bl_description = "Reach RunPod with the current key and say what worked: the key, the pod list, the configured pod"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _poll_idle(cls, "test", "testing a connection")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        link = self._connection(context, "runpod")
+        if link is None:
+            return {"CANCELLED"}
+        return self._run(context, "test", "Testing RunPod", test_runpod_work(link), link)
 
 
 classes = (
@@ -942,5 +976,7 @@ classes = (
     POSEFACTORY_OT_pod_stop,
     POSEFACTORY_OT_render_local,
     POSEFACTORY_OT_cancel_task,
+    POSEFACTORY_OT_test_store,
+    POSEFACTORY_OT_test_runpod,
 )
 register, unregister = bpy.utils.register_classes_factory(classes)

@@ -7,26 +7,21 @@ nothing configured, work running, and errors are all shown as labels, never as a
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import bpy
 
+from ..core import defaults
 from ..core.cost import format_usd
-from ..core.errors import PoseFactoryError
 from ..core.queue import FINAL_STATES
-from .messages import plain_message
-from .operators import (
-    OFFLINE_NOTE,
-    character_count,
-    local_output_root,
-    measured_dirs,
-    offline_reason,
-    results_root,
-    selected_armature,
-)
-from .preferences import Connection, connection
+from . import watcher
+from .messages import NOT_CONFIGURED
+from .preferences import Connection
 from .properties import animation_count
-from .work import cost_view, count_images
+from .scene_state import OFFLINE_NOTE, character_count, local_output_root, offline_reason, results_root, selected_armature
+from .snapshot import current_connection, estimate_key
+from .work import count_images
 
 _LEVEL_ICONS = {"INFO": "INFO", "WARNING": "ERROR", "ERROR": "CANCEL"}
 _STATE_ICONS = {
@@ -39,19 +34,36 @@ _STATE_ICONS = {
 }
 
 
-def _alert(layout: bpy.types.UILayout, text: str, icon: str = "ERROR") -> None:
-    """A red line: errors, refusals and missing configuration."""
-    row = layout.row()
-    row.alert = True
-    row.label(text=text, icon=icon)
+_CHARACTER_WIDTH_PX = 7.0  # an average character of Blender's UI font at scale 1
+
+
+def _wrapped(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: str = "NONE", alert: bool = False) -> None:
+    """``text`` on as many lines as the sidebar's width needs, so a long message is never cut off (one line when
+    there is no region to measure, as in scripts)."""
+    region = getattr(context, "region", None)
+    preferences = getattr(context, "preferences", None)
+    scale = (preferences.system.ui_scale if preferences is not None else 0.0) or 1.0
+    width = max(int(region.width / (_CHARACTER_WIDTH_PX * scale)) - 6, 20) if region is not None else len(text) + 1
+    column = layout.column(align=True)
+    column.alert = alert
+    for index, line in enumerate(textwrap.wrap(text, width) or [""]):
+        column.label(text=line, icon=icon if index == 0 else "BLANK1")
+
+
+def _alert(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: str = "ERROR") -> None:
+    """A red message: errors, refusals and missing configuration."""
+    _wrapped(layout, context, text, icon, alert=True)
 
 
 def _connection_or_label(layout: bpy.types.UILayout, context: bpy.types.Context) -> Connection | None:
-    try:
-        return connection(context)
-    except PoseFactoryError as error:
-        _alert(layout, plain_message(error))
-        return None
+    """The connection as last resolved (never read from disk while drawing), or a line saying why there is none."""
+    snapshot = current_connection()
+    if snapshot.link is None:
+        if snapshot.ready:
+            _alert(layout, context, snapshot.error)
+        else:
+            layout.label(text="Reading the settings...", icon="SORTTIME")
+    return snapshot.link
 
 
 def _task_status(layout: bpy.types.UILayout, context: bpy.types.Context, name: str) -> None:
@@ -62,11 +74,9 @@ def _task_status(layout: bpy.types.UILayout, context: bpy.types.Context, name: s
     if task.running:
         row = layout.row(align=True)
         row.progress(factor=task.fraction, type="BAR", text=task.text)
-        row.operator("posefactory.cancel_task", text="", icon="CANCEL").task = name
+        row.operator("posefactory.cancel_task", text="Stop", icon="CANCEL").task = name
     else:
-        row = layout.row()
-        row.alert = task.level == "ERROR"
-        row.label(text=task.text)
+        _wrapped(layout, context, task.text, alert=task.level == "ERROR")
 
 
 def _label_check(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
@@ -84,7 +94,7 @@ def _label_check(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     column.label(text=f"Median error: body {body}, face {face} body heights")
     flags = [flag for flag in check.flags.split("\n") if flag]
     for flag in flags:
-        _alert(column, flag)
+        _alert(column, context, flag)
     if not flags:
         column.label(text="No flags", icon="CHECKMARK")
     if check.report:
@@ -93,7 +103,7 @@ def _label_check(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
 
 def _enhance(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     """The "Enhance with Stability AI..." button (its dialog shows the cost first) and the run's progress or summary."""
-    layout.operator("posefactory.enhance_dataset", text="Enhance with Stability AI...", icon="SHADERFX")
+    layout.operator("posefactory.enhance_dataset", text="Enhance...", icon="SHADERFX")
     _task_status(layout, context, "enhance")
 
 
@@ -129,18 +139,17 @@ class POSEFACTORY_PT_main(_SidebarPanel, bpy.types.Panel):
         runtime = context.window_manager.pose_factory
         link = _connection_or_label(layout, context)
         if link is not None:
-            layout.label(text=f"Job store: {link.settings.store}", icon="DISK_DRIVE")
+            _wrapped(layout, context, f"Job store: {link.settings.store}", "DISK_DRIVE")
             if link.missing_s3_credentials():
-                _alert(layout, "S3 is not configured: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+                _alert(layout, context, NOT_CONFIGURED["s3"])
             reason = offline_reason(link, "store")
             if reason:
-                layout.label(text=reason, icon="INTERNET_OFFLINE")
+                _wrapped(layout, context, reason, "INTERNET_OFFLINE")
         if not bpy.app.online_access and (link is None or not offline_reason(link, "store")):
-            layout.label(text=f"{OFFLINE_NOTE} for S3 and RunPod; local work still runs", icon="INTERNET_OFFLINE")
+            _wrapped(layout, context, f"{OFFLINE_NOTE} for S3 and RunPod; local work still runs", "INTERNET_OFFLINE")
         if runtime.message:
-            row = layout.row()
-            row.alert = runtime.message_level == "ERROR"
-            row.label(text=runtime.message, icon=_LEVEL_ICONS.get(runtime.message_level, "INFO"))
+            icon = _LEVEL_ICONS.get(runtime.message_level, "INFO")
+            _wrapped(layout, context, runtime.message, icon, alert=runtime.message_level == "ERROR")
 
 
 class POSEFACTORY_PT_characters(_SidebarPanel, bpy.types.Panel):
@@ -154,8 +163,13 @@ class POSEFACTORY_PT_characters(_SidebarPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "characters_folder", text="")
         row.operator("posefactory.scan_characters", text="", icon="FILE_REFRESH")
+        runtime = context.window_manager.pose_factory
         if not settings.characters_folder:
             layout.label(text="Choose a folder of .fbx / .glb / .gltf characters", icon="INFO")
+        elif runtime.is_running("scan"):
+            _task_status(layout, context, "scan")
+        elif runtime.scan_problem:
+            _alert(layout, context, runtime.scan_problem)
         elif not settings.characters:
             layout.label(text="No character files in this folder (rescan after adding some)", icon="ERROR")
         else:
@@ -164,15 +178,15 @@ class POSEFACTORY_PT_characters(_SidebarPanel, bpy.types.Panel):
             layout.label(text=f"{ticked} of {len(settings.characters)} files ticked")
         row = layout.row(align=True)
         row.operator("posefactory.generate_characters", text="Generate...", icon="OUTLINER_OB_ARMATURE")
-        row.operator("posefactory.load_character", text="Load into Scene", icon="IMPORT")
+        row.operator("posefactory.load_character", text="Load", icon="IMPORT")
         _task_status(layout, context, "characters")
         layout.prop(settings, "use_selected_armature")
         if settings.use_selected_armature:
             armature = selected_armature(context)
             if armature is None:
-                _alert(layout, "Select an armature in the viewport")
+                _alert(layout, context, "Select an armature in the viewport")
             else:
-                layout.label(text=f"{armature.name} is exported to a temporary GLB for the job", icon="ARMATURE_DATA")
+                _wrapped(layout, context, f"{armature.name} is exported to a temporary GLB for the job", "ARMATURE_DATA")
 
 
 class POSEFACTORY_PT_render(_SidebarPanel, bpy.types.Panel):
@@ -189,7 +203,7 @@ class POSEFACTORY_PT_render(_SidebarPanel, bpy.types.Panel):
             column.prop(settings, name)
         column.prop(settings, "labels", expand=True)
         if not settings.labels:
-            _alert(layout, "Tick at least one label set")
+            _alert(layout, context, "Tick at least one label set")
         motions = layout.column(heading="Motions")
         motions.label(text="Motions (none ticked: each character's own animation)")
         motions.grid_flow(columns=3, even_columns=True, align=True).prop(settings, "motions", expand=True)
@@ -203,18 +217,18 @@ class POSEFACTORY_PT_render(_SidebarPanel, bpy.types.Panel):
         ground.enabled = settings.scene_variety != "none"
         ground.prop(settings, "ground")
         if settings.scene_variety != "none" and settings.preset == "preview":
-            variety.label(text="Preview (Workbench) varies only the camera: no backgrounds, lights or clothing", icon="INFO")
+            _wrapped(variety, context, "Preview (Workbench) varies only the camera: no backgrounds, lights or clothing", "INFO")
         layout.prop(settings, "passes", expand=True)
         if "parts" in settings.passes and settings.preset in ("preview", "seed"):
-            _alert(layout, "Parts need the Standard or Quality preset")
+            _alert(layout, context, "Parts need the Standard or Quality preset")
         try:
             count = count_images(
                 character_count(context), settings.angles, settings.elevations, settings.frames, animation_count(settings)
             )
         except ValueError as error:
-            _alert(layout, str(error))
+            _alert(layout, context, str(error))
             return
-        layout.label(text=count.sentence(), icon="RENDER_RESULT")
+        _wrapped(layout, context, count.sentence(), "RENDER_RESULT")
 
 
 class POSEFACTORY_PT_cost(_SidebarPanel, bpy.types.Panel):
@@ -224,37 +238,33 @@ class POSEFACTORY_PT_cost(_SidebarPanel, bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
-        settings = context.scene.pose_factory
-        layout.prop(settings, "provider")
+        layout.prop(context.scene.pose_factory, "provider")
         link = _connection_or_label(layout, context)
         if link is None:
             return
-        try:
-            count = count_images(
-                character_count(context), settings.angles, settings.elevations, settings.frames, animation_count(settings)
-            )
-        except ValueError as error:
-            layout.label(text=f"No estimate: {error}", icon="ERROR")
-            return
-        if count.images == 0:
+        estimate = context.window_manager.pose_factory.estimate
+        if not estimate.key or estimate.key != estimate_key(context):
+            layout.label(text="The estimate is out of date", icon="INFO")
+        elif estimate.error:
+            _alert(layout, context, f"No estimate: {estimate.error}")
+        elif estimate.images == 0:
             layout.label(text="No estimate yet: choose at least one character", icon="INFO")
-            return
-        resolution = (settings.resolution[0], settings.resolution[1])
-        view = cost_view(count.images, settings.preset, settings.provider, resolution, link.settings, measured_dirs(context))
-        if view.refusal:
-            _alert(layout, f"Refused: {view.refusal}", "CANCEL")
+        elif estimate.refusal:
+            _alert(layout, context, f"Refused: {estimate.refusal}", "CANCEL")
         else:
             column = layout.column(align=True)
-            column.label(text=f"Total: {format_usd(view.total)} for {count.images} images")
-            column.label(text=f"Per image: {format_usd(view.per_image)} ({view.source})")
-            if view.warning:
-                _alert(layout, f"{view.warning}: submitting asks for confirmation")
+            column.label(text=f"Total: {format_usd(estimate.total)} for {estimate.images} images")
+            _wrapped(column, context, f"Per image: {format_usd(estimate.per_image)} ({estimate.source})")
+            if estimate.warning:
+                _alert(layout, context, f"{estimate.warning}: submitting asks for confirmation")
         limits = link.settings
-        layout.label(
-            text=f"Limits: {format_usd(limits.max_cost_per_job)} per job, {limits.max_batch_size} images, "
-            f"warning above {format_usd(limits.warning_threshold)}"
+        _wrapped(
+            layout,
+            context,
+            f"Limits: {format_usd(limits.max_cost_per_job)} per job, {limits.max_batch_size} images, "
+            f"warning above {format_usd(limits.warning_threshold)}",
         )
-        layout.operator("posefactory.estimate_cost", icon="INFO")
+        layout.operator("posefactory.estimate_cost", text="Estimate", icon="INFO")
 
 
 class POSEFACTORY_PT_jobs(_SidebarPanel, bpy.types.Panel):
@@ -266,8 +276,9 @@ class POSEFACTORY_PT_jobs(_SidebarPanel, bpy.types.Panel):
         layout = self.layout
         settings = context.scene.pose_factory
         runtime = context.window_manager.pose_factory
+        watcher.jobs_panel_shown()
         row = layout.row(align=True)
-        row.operator("posefactory.submit_job", icon="EXPORT")
+        row.operator("posefactory.submit_job", text="Submit Job", icon="EXPORT")
         row.operator("posefactory.refresh_jobs", text="", icon="FILE_REFRESH")
         _task_status(layout, context, "submit")
         _task_status(layout, context, "jobs")
@@ -288,19 +299,19 @@ class POSEFACTORY_PT_jobs(_SidebarPanel, bpy.types.Panel):
         else:
             box.label(text=f"State: {job.state}")
         if job.error:
-            _alert(box, job.error)
-        box.operator("posefactory.cancel_job", icon="CANCEL")
+            _alert(box, context, job.error)
+        box.operator("posefactory.cancel_job", text="Cancel Job", icon="CANCEL")
         box.prop(settings, "download_folder")
         if not settings.download_folder:
-            box.label(text=f"Downloads go to {results_root(context)}", icon="FILE_FOLDER")
-        box.operator("posefactory.download_results", icon="IMPORT")
+            _wrapped(box, context, f"Downloads go to {results_root(context)}", "FILE_FOLDER")
+        box.operator("posefactory.download_results", text="Download", icon="IMPORT")
         _task_status(box, context, "download")
         if job.results_folder:
-            box.label(text=f"Downloaded to {job.results_folder}", icon="CHECKMARK")
+            _wrapped(box, context, f"Downloaded to {job.results_folder}", "CHECKMARK")
         row = box.row(align=True)
-        row.operator("posefactory.open_results_folder", icon="FILE_FOLDER")
-        row.operator("posefactory.load_contact_sheet", icon="IMAGE_DATA")
-        box.operator("posefactory.check_labels", icon="VIEWZOOM")
+        row.operator("posefactory.open_results_folder", text="Open Folder", icon="FILE_FOLDER")
+        row.operator("posefactory.load_contact_sheet", text="Contact Sheet", icon="IMAGE_DATA")
+        box.operator("posefactory.check_labels", text="Check Labels", icon="VIEWZOOM")
         _label_check(box, context)
         _enhance(box, context)
 
@@ -318,17 +329,17 @@ class POSEFACTORY_PT_pods(_SidebarPanel, bpy.types.Panel):
         if link is None:
             return
         if not link.runpod_api_key():
-            layout.label(text="RunPod is not configured: set RUNPOD_API_KEY or add a key in the preferences", icon="INFO")
+            _wrapped(layout, context, NOT_CONFIGURED["runpod"], "INFO")
         if not link.pod_id:
-            layout.label(text="No pod id: set one in the preferences or run `pose-factory pods use ID`", icon="INFO")
+            _wrapped(layout, context, NOT_CONFIGURED["pod"], "INFO")
             return
         layout.label(text=f"Pod: {link.pod_id}", icon="NETWORK_DRIVE")
         reason = offline_reason(link, "runpod")
         if reason:
-            layout.label(text=reason, icon="INTERNET_OFFLINE")
+            _wrapped(layout, context, reason, "INTERNET_OFFLINE")
         if runtime.pod_checked and runtime.pod_id == link.pod_id:
             if runtime.pod_error:
-                _alert(layout, runtime.pod_error)
+                _alert(layout, context, runtime.pod_error)
             else:
                 column = layout.column(align=True)
                 column.label(text=f"Status: {runtime.pod_status}")
@@ -354,15 +365,16 @@ class POSEFACTORY_PT_render_here(_SidebarPanel, bpy.types.Panel):
         settings = context.scene.pose_factory
         runtime = context.window_manager.pose_factory
         layout.prop(settings, "local_output_folder")
-        layout.label(text=f"Writes {local_output_root(context) / (settings.output_name or 'dataset')}", icon="FILE_FOLDER")
-        layout.operator("posefactory.render_local", icon="RENDER_STILL")
+        target = local_output_root(context) / (settings.output_name or defaults.OUTPUT_NAME)
+        _wrapped(layout, context, f"Writes {target}", "FILE_FOLDER")
+        layout.operator("posefactory.render_local", text="Render Here", icon="RENDER_STILL")
         _task_status(layout, context, "render")
         if runtime.last_output_folder:
-            layout.label(text=f"Last render: {runtime.last_output_folder}", icon="CHECKMARK")
+            _wrapped(layout, context, f"Last render: {runtime.last_output_folder}", "CHECKMARK")
             row = layout.row(align=True)
-            row.operator("posefactory.open_results_folder", icon="FILE_FOLDER")
-            row.operator("posefactory.load_contact_sheet", icon="IMAGE_DATA")
-            layout.operator("posefactory.check_labels", icon="VIEWZOOM")
+            row.operator("posefactory.open_results_folder", text="Open Folder", icon="FILE_FOLDER")
+            row.operator("posefactory.load_contact_sheet", text="Contact Sheet", icon="IMAGE_DATA")
+            layout.operator("posefactory.check_labels", text="Check Labels", icon="VIEWZOOM")
             _label_check(layout, context)
             _enhance(layout, context)
 

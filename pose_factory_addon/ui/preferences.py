@@ -30,6 +30,13 @@ _SECRET_FIELDS = {
 }
 
 
+def _preferences_changed(_self: bpy.types.AddonPreferences, context: bpy.types.Context) -> None:
+    """A store, pod or key preference changed: resolve the connection and the estimate again (never in draw)."""
+    from .snapshot import refresh_all
+
+    refresh_all(context)
+
+
 class POSEFACTORY_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_ID
 
@@ -38,33 +45,49 @@ class POSEFACTORY_AP_preferences(bpy.types.AddonPreferences):
         description="file:///folder or s3://bucket/prefix; empty uses $POSE_FACTORY_STORE, the config file, "
         "then a folder in your user data directory",
         default="",
+        update=_preferences_changed,
     )
     s3_endpoint: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="S3 Endpoint",
         description="https://<account>.r2.cloudflarestorage.com for R2; empty uses $POSE_FACTORY_S3_ENDPOINT or AWS",
         default="",
+        update=_preferences_changed,
     )
     s3_region: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="S3 Region", description="'auto' for R2; empty uses $POSE_FACTORY_S3_REGION or 'auto'", default=""
+        name="S3 Region",
+        description="'auto' for R2; empty uses $POSE_FACTORY_S3_REGION or 'auto'",
+        default="",
+        update=_preferences_changed,
     )
     runpod_pod_id: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="RunPod Pod ID", description="Pod to start and stop; empty uses the pod saved by `pose-factory pods use`", default=""
+        name="RunPod Pod ID",
+        description="Pod to start and stop; empty uses the pod saved by `pose-factory pods use`",
+        default="",
+        update=_preferences_changed,
     )
     aws_access_key_id: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Access Key ID", description="Overrides $AWS_ACCESS_KEY_ID; leave empty to use the environment", subtype="PASSWORD"
+        name="Access Key ID",
+        description="Overrides $AWS_ACCESS_KEY_ID; leave empty to use the environment",
+        subtype="PASSWORD",
+        update=_preferences_changed,
     )
     aws_secret_access_key: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Secret Access Key",
         description="Overrides $AWS_SECRET_ACCESS_KEY; leave empty to use the environment",
         subtype="PASSWORD",
+        update=_preferences_changed,
     )
     runpod_api_key: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="RunPod API Key", description="Overrides $RUNPOD_API_KEY; leave empty to use the environment", subtype="PASSWORD"
+        name="RunPod API Key",
+        description="Overrides $RUNPOD_API_KEY; leave empty to use the environment",
+        subtype="PASSWORD",
+        update=_preferences_changed,
     )
     stability_api_key: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Stability AI Key",
         description="Overrides $STABILITY_API_KEY (Enhance with Stability AI); leave empty to use the environment",
         subtype="PASSWORD",
+        update=_preferences_changed,
     )
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -75,9 +98,20 @@ class POSEFACTORY_AP_preferences(bpy.types.AddonPreferences):
         box.prop(self, "store_url")
         box.prop(self, "s3_endpoint")
         box.prop(self, "s3_region")
+        box.operator("posefactory.test_store", text="Test Connection", icon="PLUGIN")
         box = layout.box()
         box.label(text="RunPod", icon="NETWORK_DRIVE")
         box.prop(self, "runpod_pod_id")
+        box.operator("posefactory.test_runpod", text="Test Connection", icon="PLUGIN")
+        runtime = getattr(context.window_manager, "pose_factory", None)
+        if runtime is not None and (runtime.connection_test or runtime.is_running("test")):
+            box = layout.box()
+            task = runtime.task("test")
+            box.label(text=task.text if task is not None and task.running else "Last connection test", icon="INFO")
+            for line in runtime.connection_test.split("\n") if runtime.connection_test else ():
+                row = box.row()
+                row.alert = line.startswith("Failed")
+                row.label(text=line)
         box = layout.box()
         box.label(text="Credentials (read from the environment when empty)", icon="LOCKED")
         for field, env_name in _SECRET_FIELDS.items():

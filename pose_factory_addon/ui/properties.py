@@ -66,39 +66,85 @@ def animation_count(settings: PoseFactorySceneSettings) -> int:
     return animations_per_character(len(settings.motions), settings.mirror_motions)
 
 
-def scan_characters(settings: PoseFactorySceneSettings) -> str:
-    """Refill the character checklist from ``settings.characters_folder``; returns a problem or ``""``.
+_PREVIOUS_SCAN_WAIT_S = 2.0
 
-    Ticks are kept for files that were already listed; new files start ticked.
-    """
+
+def characters_folder_path(settings: PoseFactorySceneSettings) -> str:
+    """The characters folder as an absolute path (``//`` resolved against the .blend file); ``""`` when none."""
+    return bpy.path.abspath(settings.characters_folder) if settings.characters_folder else ""
+
+
+def characters_in(folder: str) -> tuple[tuple[tuple[str, str], ...], str]:
+    """``((name, path), ...)`` of the character files under ``folder``, and the problem when there are none."""
     from ..core.character_files import character_files
 
+    if not folder:
+        return (), "No characters folder chosen"
+    try:
+        return tuple((name, str(Path(path))) for name, path in character_files([folder]).items()), ""
+    except UsageError as error:
+        return (), str(error)
+
+
+def fill_characters(settings: PoseFactorySceneSettings, files: tuple[tuple[str, str], ...]) -> None:
+    """Refill the checklist: ticks are kept for files that were listed before; new files start ticked."""
     previous = {item.name: item.enabled for item in settings.characters}
     settings.characters.clear()
-    folder = bpy.path.abspath(settings.characters_folder) if settings.characters_folder else ""
-    if not folder:
-        return "No characters folder chosen"
-    try:
-        files = character_files([folder])
-    except UsageError as error:
-        return str(error)
-    for name, path in files.items():
+    for name, path in files:
         item = settings.characters.add()
-        item.name = name
-        item.path = str(Path(path))
-        item.enabled = previous.get(name, True)
-    return ""
+        item.name, item.path, item.enabled = name, path, previous.get(name, True)
 
 
-def _folder_changed(self: PoseFactorySceneSettings, _context: bpy.types.Context) -> None:
-    scan_characters(self)
+def scan_characters(context: bpy.types.Context) -> str:
+    """List the scene's characters folder now (scripts, the bpy module); returns the problem or ``""``."""
+    settings = context.scene.pose_factory
+    files, problem = characters_in(characters_folder_path(settings))
+    fill_characters(settings, files)
+    context.window_manager.pose_factory.scan_problem = problem
+    _settings_changed(settings, context)
+    return problem
+
+
+def start_scan(context: bpy.types.Context) -> None:
+    """List the scene's characters folder in a worker thread (a home folder takes seconds: Blender stays responsive)."""
+    from . import bridge, watcher
+
+    folder = characters_folder_path(context.scene.pose_factory)
+    scene = context.scene.name
+
+    def work(task: bridge.TaskContext) -> str:
+        files, problem = characters_in(folder)
+        task.post(bridge.CharactersListed(scene, folder, files, problem))
+        return problem or f"{len(files)} character files in {folder}"
+
+    if not bridge.join("scan", _PREVIOUS_SCAN_WAIT_S):
+        context.window_manager.pose_factory.scan_problem = "Still scanning the previous folder: rescan when it is done"
+        return
+    bridge.start("scan", "Scanning characters", work)
+    watcher.ensure_watcher()
+
+
+def _folder_changed(self: PoseFactorySceneSettings, context: bpy.types.Context) -> None:
+    if bpy.app.background:  # no UI to keep responsive (scripts, the bpy module): list it now
+        scan_characters(context)
+    else:
+        start_scan(context)
+
+
+def _settings_changed(_self: bpy.types.PropertyGroup, context: bpy.types.Context) -> None:
+    """A setting the image count or the estimate depends on changed: estimate again (never in draw)."""
+    from .snapshot import refresh_estimate
+
+    refresh_estimate(context)
 
 
 class PoseFactoryCharacter(bpy.types.PropertyGroup):
     """One character file found in the characters folder (``name`` is its safe slug)."""
 
     path: bpy.props.StringProperty(name="File", subtype="FILE_PATH")  # type: ignore[valid-type]
-    enabled: bpy.props.BoolProperty(name="Render", description="Include this character", default=True)  # type: ignore[valid-type]
+    enabled: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Render", description="Include this character", default=True, update=_settings_changed
+    )
 
 
 class PoseFactorySceneSettings(bpy.types.PropertyGroup):
@@ -116,6 +162,7 @@ class PoseFactorySceneSettings(bpy.types.PropertyGroup):
         name="Use the Selected Armature",
         description="Also render the armature selected in this scene (exported to a temporary GLB with its meshes)",
         default=False,
+        update=_settings_changed,
     )
     angles: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Angles",
@@ -123,16 +170,20 @@ class PoseFactorySceneSettings(bpy.types.PropertyGroup):
         default=defaults.ANGLES,
         min=defaults.MIN_ANGLES,
         max=defaults.MAX_ANGLES,
+        update=_settings_changed,
     )
     elevations: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Elevations",
         description="Camera elevations in degrees, separated by commas (0 = level)",
         default=",".join(f"{value:g}" for value in defaults.ELEVATIONS_DEG),
+        update=_settings_changed,
     )
     frames: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Frames", description=FRAME_SPEC_HELP, default=defaults.FRAMES
+        name="Frames", description=FRAME_SPEC_HELP, default=defaults.FRAMES, update=_settings_changed
     )
-    preset: bpy.props.EnumProperty(name="Preset", items=PRESET_ITEMS, default=defaults.PRESET)  # type: ignore[valid-type]
+    preset: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Preset", items=PRESET_ITEMS, default=defaults.PRESET, update=_settings_changed
+    )
     resolution: bpy.props.IntVectorProperty(  # type: ignore[valid-type]
         name="Resolution",
         description="Image width and height in pixels",
@@ -140,6 +191,7 @@ class PoseFactorySceneSettings(bpy.types.PropertyGroup):
         default=defaults.RESOLUTION,
         min=defaults.MIN_RESOLUTION,
         max=defaults.MAX_RESOLUTION,
+        update=_settings_changed,
     )
     labels: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Labels",
@@ -149,7 +201,7 @@ class PoseFactorySceneSettings(bpy.types.PropertyGroup):
         default=set(defaults.LABEL_SETS),
     )
     output_name: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Output Name", description="Name of the dataset (letters, digits, _ and -)", default="dataset"
+        name="Output Name", description="Name of the dataset (letters, digits, _ and -)", default=defaults.OUTPUT_NAME
     )
     motions: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Motions",
@@ -158,9 +210,13 @@ class PoseFactorySceneSettings(bpy.types.PropertyGroup):
         items=MOTION_ITEMS,
         options={"ENUM_FLAG"},
         default=set(),
+        update=_settings_changed,
     )
     mirror_motions: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Mirror Motions", description="Also render every motion mirrored (left and right swapped)", default=False
+        name="Mirror Motions",
+        description="Also render every motion mirrored (left and right swapped)",
+        default=False,
+        update=_settings_changed,
     )
     scene_variety: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Scene Variety",
@@ -177,13 +233,14 @@ class PoseFactorySceneSettings(bpy.types.PropertyGroup):
         name="Passes", description="Extra outputs written next to every image", items=PASS_ITEMS, options={"ENUM_FLAG"}
     )
     provider: bpy.props.EnumProperty(  # type: ignore[valid-type]
-        name="Provider", description="Whose prices the cost estimate uses", items=_provider_items
+        name="Provider", description="Whose prices the cost estimate uses", items=_provider_items, update=_settings_changed
     )
     download_folder: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Download Folder",
         description="Results are downloaded into <folder>/<job id>; empty uses the folder next to the .blend file or "
         "your user data directory",
         subtype="DIR_PATH",
+        update=_settings_changed,
     )
     local_output_folder: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Output Folder", description="Where 'Render Here' writes its dataset", subtype="DIR_PATH"
@@ -226,6 +283,21 @@ class PoseFactoryLabelCheck(bpy.types.PropertyGroup):
     flags: bpy.props.StringProperty(name="Flags", description="One problem per line")  # type: ignore[valid-type]
 
 
+class PoseFactoryEstimate(bpy.types.PropertyGroup):
+    """The Cost panel's estimate, computed when the settings change (:mod:`.snapshot`); ``key`` says for what."""
+
+    key: bpy.props.StringProperty(name="For")  # type: ignore[valid-type]
+    images: bpy.props.IntProperty(name="Images")  # type: ignore[valid-type]
+    sentence: bpy.props.StringProperty(name="Count")  # type: ignore[valid-type]
+    provider_name: bpy.props.StringProperty(name="Provider")  # type: ignore[valid-type]
+    total: bpy.props.FloatProperty(name="Total USD")  # type: ignore[valid-type]
+    per_image: bpy.props.FloatProperty(name="USD per Image")  # type: ignore[valid-type]
+    source: bpy.props.StringProperty(name="Source")  # type: ignore[valid-type]
+    warning: bpy.props.StringProperty(name="Warning")  # type: ignore[valid-type]
+    refusal: bpy.props.StringProperty(name="Refusal")  # type: ignore[valid-type]
+    error: bpy.props.StringProperty(name="Error")  # type: ignore[valid-type]
+
+
 class PoseFactoryRuntime(bpy.types.PropertyGroup):
     """Transient state, never saved: filled on the main thread from the worker threads' messages."""
 
@@ -243,6 +315,9 @@ class PoseFactoryRuntime(bpy.types.PropertyGroup):
     pod_error: bpy.props.StringProperty(name="Pod Error")  # type: ignore[valid-type]
     last_output_folder: bpy.props.StringProperty(name="Last Local Render", subtype="DIR_PATH")  # type: ignore[valid-type]
     label_check: bpy.props.PointerProperty(type=PoseFactoryLabelCheck)  # type: ignore[valid-type]
+    estimate: bpy.props.PointerProperty(type=PoseFactoryEstimate)  # type: ignore[valid-type]
+    scan_problem: bpy.props.StringProperty(name="Scan Problem")  # type: ignore[valid-type]
+    connection_test: bpy.props.StringProperty(name="Connection Test", description="What the last test reached, one line each")  # type: ignore[valid-type]
 
     def task(self, name: str) -> PoseFactoryTask | None:
         return self.tasks.get(name)
@@ -261,6 +336,7 @@ classes = (
     PoseFactoryJob,
     PoseFactoryTask,
     PoseFactoryLabelCheck,
+    PoseFactoryEstimate,
     PoseFactoryRuntime,
 )
 _register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)

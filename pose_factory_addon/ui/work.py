@@ -8,30 +8,30 @@ function reports through its :class:`~.bridge.TaskContext` and returns a one-lin
 
 from __future__ import annotations
 
-import argparse
+import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..commands.render_options import render_params_from_args
-from ..commands.submit import image_count
 from ..core import defaults
-from ..core.child_process import child_environment, cli_command
+from ..core.child_process import child_environment
 from ..core.config import Settings
 from ..core.cost import check_render_job, estimate, format_usd, limits_from_settings, load_cost_config, validate
 from ..core.enhance_cost import check_enhance_cost
 from ..core.enhance_options import EnhanceOptions
-from ..core.errors import PodError, PoseFactoryError, RenderError, UsageError
+from ..core.errors import PodError, PoseFactoryError, RenderError, StoreError, UsageError
 from ..core.frames import frame_count_estimate, parse_frame_spec
 from ..core.manifest import RenderParams, new_render_manifest
 from ..core.pods import Pod, RunPodClient
 from ..core.progress import parse_progress_line
 from ..core.queue import JobQueue, JobStatus
-from ..core.store import open_store
+from ..core.render_params import RenderChoices, build_render_params, child_render_command, parse_elevations, write_params_file
 from .bridge import (
     CharactersGenerated,
+    ConnectionTested,
     JobChanged,
     JobRow,
     JobsListed,
@@ -43,52 +43,25 @@ from .bridge import (
     TaskContext,
     Work,
 )
+from .messages import NOT_CONFIGURED, plain_message
 from .preferences import Connection
 
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """Render options as the Scene holds them; ``files`` maps safe character names to files.
+    """What the Scene asks to render: ``files`` maps safe character names to files.
 
     ``temporary_files`` (an exported armature) are deleted when the work that used them ends.
     """
 
     files: Mapping[str, Path]
-    angles: int = defaults.ANGLES
-    elevations: str = "0"
-    frames: str = defaults.FRAMES
-    preset: str = defaults.PRESET
-    resolution: tuple[int, int] = defaults.RESOLUTION
-    labels: tuple[str, ...] = defaults.LABEL_SETS
-    output_name: str = "dataset"
+    choices: RenderChoices
+    output_name: str = defaults.OUTPUT_NAME
     temporary_files: tuple[Path, ...] = field(default=())
-    motions: tuple[str, ...] = ()
-    mirror: bool = False
-    randomize: str = "none"
-    ground: bool = False
-    passes: tuple[str, ...] = ()
-
-    def options(self) -> argparse.Namespace:
-        """The same options ``pose-factory render``/``submit`` parse, so both paths validate identically."""
-        return argparse.Namespace(
-            angles=self.angles,
-            elevations=self.elevations,
-            frames=self.frames,
-            preset=self.preset,
-            resolution=f"{self.resolution[0]}x{self.resolution[1]}",
-            labels=",".join(self.labels),
-            framing=defaults.FRAMING,
-            seed=defaults.RANDOM_SEED,
-            motion=",".join(self.motions) or None,
-            mirror=self.mirror,
-            randomize=self.randomize,
-            ground=self.ground,
-            passes=",".join(self.passes),
-        )
 
     def params(self) -> RenderParams:
         """Validated parameters (hashes every character file: run it in the worker)."""
-        return render_params_from_args(self.options(), self.files, self.output_name)
+        return build_render_params(self.files, self.choices, self.output_name)
 
     def remove_temporary_files(self) -> None:
         for path in self.temporary_files:
@@ -119,14 +92,8 @@ def count_images(characters: int, angles: int, elevations: str, frames: str, ani
     Raises:
         ValueError: the elevations or frames text cannot be parsed (the message says how to write it).
     """
-    parts = [part for part in elevations.split(",") if part.strip()]
-    try:
-        [float(part) for part in parts]
-    except ValueError:
-        raise ValueError(f"elevations {elevations!r}: write degrees separated by commas, for example 0,30") from None
-    if not parts:
-        raise ValueError("give at least one elevation (0 = level)")
-    return ImageCount(characters, angles * len(parts), frame_count_estimate(parse_frame_spec(frames)), animations)
+    views = angles * len(parse_elevations(elevations))
+    return ImageCount(characters, views, frame_count_estimate(parse_frame_spec(frames)), animations)
 
 
 @dataclass(frozen=True)
@@ -154,9 +121,10 @@ def cost_view(
     resolution; credit-priced calls (Stability's control endpoints) as one default enhancement per image.
     Never raises for a refusal: it is returned in ``refusal``.
     """
-    config = load_cost_config(settings.cost_config or None)
-    name = str(config["providers"].get(provider, {}).get("name", provider))
+    name = provider
     try:
+        config = load_cost_config(settings.cost_config or None)
+        name = str(config["providers"].get(provider, {}).get("name", provider))
         if provider == defaults.COST_PROVIDER:
             decision = check_render_job(images, preset, settings, search_dirs=search_dirs)
             return CostView(name, decision.total, decision.per_image, decision.source, decision.warning or "")
@@ -178,9 +146,7 @@ def cost_view(
 
 def open_queue(connection: Connection) -> JobQueue:
     """The job queue on the connection's store (credentials from its environment)."""
-    settings = connection.settings
-    store = open_store(settings.store, settings, connection.environ)
-    return JobQueue(store, max_attempts=settings.max_attempts, lease_seconds=settings.lease_seconds)
+    return JobQueue.from_settings(connection.settings, connection.environ)
 
 
 def job_row(status: JobStatus) -> JobRow:
@@ -205,7 +171,7 @@ def submit_work(connection: Connection, request: RenderRequest, measured: tuple[
         try:
             task.progress(0, len(request.files) + 1, "Reading character files")
             params = request.params()
-            count = image_count(params)
+            count = params.estimated_images()
             decision = check_render_job(count, params.preset, connection.settings, search_dirs=measured)
             queue = open_queue(connection)
             for done, (name, path) in enumerate(request.files.items(), start=1):
@@ -256,7 +222,7 @@ def download_work(connection: Connection, job_id: str, target: Path) -> Work:
 def _pod_client(connection: Connection) -> RunPodClient:
     key = connection.runpod_api_key()
     if not key:
-        raise PodError("RunPod is not configured: set RUNPOD_API_KEY or type a key in the add-on preferences")
+        raise PodError(NOT_CONFIGURED["runpod"])
     return RunPodClient(key, connection.settings.runpod_api_base_url)
 
 
@@ -265,7 +231,7 @@ def pod_work(connection: Connection, action: str) -> Work:
 
     def work(task: TaskContext) -> str:
         if not connection.pod_id:
-            raise PodError("No pod id: set one in the add-on preferences or run `pose-factory pods use ID`")
+            raise PodError(NOT_CONFIGURED["pod"])
         try:
             client = _pod_client(connection)
             pod: Pod = {
@@ -291,23 +257,8 @@ _POLL_S = 0.2
 _TERMINATE_WAIT_S = 10.0
 
 
-def render_command(blender: str, python: str, request: RenderRequest, out_dir: Path) -> list[str]:
-    """The background render: ``pose-factory render PATH... --out DIR [options]`` in a child Blender
-    (:func:`~..core.child_process.cli_command`; under the bpy module, which has no Blender binary, in ``python``)."""
-    options = request.options()
-    arguments = ["render", *map(str, request.files.values()), "--out", str(out_dir)]
-    for name in ("angles", "elevations", "frames", "preset", "resolution", "labels", "framing", "seed"):
-        arguments += [f"--{name}", str(getattr(options, name))]
-    if options.motion:
-        arguments += ["--motion", options.motion] + (["--mirror"] if options.mirror else [])
-    arguments += ["--randomize", options.randomize] + (["--ground"] if options.ground else [])
-    if options.passes:
-        arguments += ["--passes", options.passes]
-    return cli_command(arguments, blender, python)
-
-
 def run_child(task: TaskContext, command: Sequence[str], what: str) -> None:
-    """Run a ``pose-factory`` child process, turning its progress lines into task progress; Esc stops it.
+    """Run a ``pose-factory`` child process, turning its progress lines into task progress; the Stop button stops it.
 
     Raises:
         TaskCancelled: the task was cancelled (the child is terminated).
@@ -333,13 +284,20 @@ def run_child(task: TaskContext, command: Sequence[str], what: str) -> None:
         raise RenderError(f"{what} failed (exit status {process.returncode}): {reason}")
 
 
-def render_local_work(command: Sequence[str], out_dir: Path, request: RenderRequest) -> Work:
-    """Run the background render in a child process (:func:`run_child`)."""
+def render_local_work(request: RenderRequest, out_dir: Path, blender: str, python: str) -> Work:
+    """Render ``request`` into ``out_dir`` in a child ``pose-factory render`` (:func:`run_child`), which reads
+    the validated params from a manifest file, exactly as a render worker does."""
 
     def work(task: TaskContext) -> str:
+        scratch = Path(tempfile.mkdtemp(prefix="pose-factory-render-"))
         try:
+            task.progress(0, 1, "Reading character files")
+            params = request.params()
+            params_file = write_params_file(params, scratch / "params.json")
+            command = child_render_command(params_file, request.files, {}, out_dir, blender=blender, python=python)
             run_child(task, command, "the local render")
         finally:
+            shutil.rmtree(scratch, ignore_errors=True)
             request.remove_temporary_files()
         task.post(LocalRenderWritten(str(out_dir)))
         return f"Rendered into {out_dir}"
@@ -360,7 +318,7 @@ def _follow_child(process: subprocess.Popen[str], task: TaskContext, errors: lis
 
 
 def check_labels_work(folder: Path, open_report: bool = True) -> Work:
-    """Check the labels of the dataset in ``folder`` against MediaPipe (``pose-factory qa``); Esc stops MediaPipe."""
+    """Check the labels of the dataset in ``folder`` against MediaPipe (``pose-factory qa``); Stop stops MediaPipe."""
 
     def work(task: TaskContext) -> str:
         try:
@@ -420,7 +378,7 @@ def enhance_estimate(images: int, options: EnhanceOptions, settings: Settings) -
 
 
 def enhance_work(connection: Connection, folder: Path, options: EnhanceOptions) -> Work:
-    """Enhance the dataset in ``folder`` into ``<folder>_enhanced`` (``pose-factory enhance``); Esc stops it.
+    """Enhance the dataset in ``folder`` into ``<folder>_enhanced`` (``pose-factory enhance``); Stop stops it.
 
     The cost is checked again for the requests still to send (a resumed run pays only for those); the
     caller has confirmed a cost above the warning threshold. Stopping keeps every answer already paid for:
@@ -455,5 +413,58 @@ def enhance_work(connection: Connection, folder: Path, options: EnhanceOptions) 
         kept, rejected = len(result.gate.kept), len(result.gate.rejected)
         refused = f", {len(result.failures)} refused by Stability" if result.failures else ""
         return f"Enhanced into {result.out_dir}: {kept} kept, {rejected} rejected by the QA gate{refused}"
+
+    return work
+
+
+_PROBE_KEY = "probes/pose-factory-connection-test.txt"
+
+
+def test_store_work(connection: Connection) -> Work:
+    """Reach the job store step by step (open, list, write, read back, delete) and report each step's outcome."""
+
+    def work(task: TaskContext) -> str:
+        lines = [f"Store: {connection.settings.store}"]
+        try:
+            if connection.missing_s3_credentials():
+                lines.append(f"Credentials: missing. {NOT_CONFIGURED['s3']}")
+                raise StoreError(NOT_CONFIGURED["s3"])
+            queue = open_queue(connection)
+            lines.append(f"Listing jobs: ok, {len(queue.store.list('jobs/status/'))} jobs")
+            queue.store.put(_PROBE_KEY, b"pose-factory connection test\n")
+            stored = queue.store.get(_PROBE_KEY)
+            lines.append("Writing and reading back a test object: " + ("ok" if stored is not None else "written but not found"))
+            queue.store.delete(_PROBE_KEY)
+            lines.append("Deleting it: ok")
+        except PoseFactoryError as error:
+            lines.append(f"Failed: {plain_message(error, connection.settings, connection.secrets)}")
+            task.post(ConnectionTested(tuple(lines)))
+            raise
+        task.post(ConnectionTested(tuple(lines)))
+        return f"Job store reached: {connection.settings.store}"
+
+    return work
+
+
+def test_runpod_work(connection: Connection) -> Work:
+    """Reach RunPod step by step (the key, the pod list, the configured pod) and report each step's outcome."""
+
+    def work(task: TaskContext) -> str:
+        lines = [f"RunPod API: {connection.settings.runpod_api_base_url}"]
+        try:
+            client = _pod_client(connection)
+            pods = client.list_pods()
+            lines.append(f"API key: accepted, {len(pods)} pods on the account")
+            if connection.pod_id:
+                pod = client.get_pod(connection.pod_id)
+                lines.append(f"Pod {connection.pod_id}: {pod.status or 'unknown status'}, {pod.gpu or 'GPU unknown'}")
+            else:
+                lines.append(f"Pod: none configured. {NOT_CONFIGURED['pod']}")
+        except PoseFactoryError as error:
+            lines.append(f"Failed: {plain_message(error, connection.settings, connection.secrets)}")
+            task.post(ConnectionTested(tuple(lines)))
+            raise
+        task.post(ConnectionTested(tuple(lines)))
+        return "RunPod reached"
 
     return work

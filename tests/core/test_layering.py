@@ -44,6 +44,17 @@ def test_core_never_imports_blender_or_blender_layers() -> None:
     assert not offenders, offenders
 
 
+def test_the_blender_ui_never_imports_the_command_line() -> None:
+    """``ui`` uses ``core`` (and ``render`` where it needs bpy); what it shares with the CLI lives there, not in ``commands``."""
+    offenders = [
+        f"{path.name}: {'.' * level}{module}"
+        for path in sorted((PACKAGE / "ui").rglob("*.py"))
+        for module, level, _ in _imports(path)
+        if module.split(".")[0] in ("commands", "cli") or "commands" in module.split(".") or module.endswith(".cli")
+    ]
+    assert not offenders, offenders
+
+
 def test_core_has_no_heavy_imports_at_module_level() -> None:
     offenders = [
         f"{path.name}: {module}"

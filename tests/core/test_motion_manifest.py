@@ -10,7 +10,6 @@ import pytest
 
 from pose_factory_addon.cli import main
 from pose_factory_addon.commands.render_options import add_render_options, motion_files, render_params_from_args
-from pose_factory_addon.commands.submit import image_count
 from pose_factory_addon.core.errors import ManifestError, UsageError
 from pose_factory_addon.core.manifest import CharacterRef, MotionRef, RenderParams, manifest_from_dict, new_render_manifest
 from pose_factory_addon.core.motion import library_names
@@ -86,7 +85,7 @@ def test_the_motion_option_takes_names_files_and_all(tmp_path: Path) -> None:
     every = render_params_from_args(_options("--motion", "all"), {"hero": character})
     assert tuple(motion.name for motion in every.motions) == library_names()
     assert render_params_from_args(_options(), {"hero": character}).motions == ()
-    assert image_count(params) == 4 * image_count(render_params_from_args(_options(), {"hero": character}))
+    assert params.estimated_images() == 4 * render_params_from_args(_options(), {"hero": character}).estimated_images()
     with pytest.raises(UsageError, match=r"--motions\[0\]: unknown motion 'moon'"):
         render_params_from_args(_options("--motion", "moon"), {"hero": character})
     with pytest.raises(UsageError, match="no such file"):

@@ -16,7 +16,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from ui_helpers import ADDON, REPO, SAMPLES, Isolated, leftovers  # noqa: E402
+from ui_helpers import ADDON, REPO, SAMPLES, Isolated, connect, leftovers  # noqa: E402
 
 
 @pytest.fixture
@@ -40,6 +40,7 @@ def addon(isolated: Isolated) -> Iterator[Any]:
     errors: list[BaseException] = []
     module = addon_utils.enable(ADDON, default_set=True, handle_error=errors.append)
     assert module is not None and not errors, errors
+    connect(bpy.context)  # what the start-up timer does in a Blender session (timers never fire in the bpy module)
     try:
         yield bpy.context
     finally:

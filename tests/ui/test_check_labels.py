@@ -67,7 +67,8 @@ def test_without_a_qa_interpreter_the_error_is_one_line(addon: Any, results: Pat
 def test_check_labels_needs_a_results_folder(addon: Any, tmp_path: Path) -> None:
     assert not bpy.ops.posefactory.check_labels.poll()
     addon.window_manager.pose_factory.last_output_folder = str(tmp_path)
-    assert not bpy.ops.posefactory.check_labels.poll(), "a folder without dataset.json is not a result"
+    with pytest.raises(RuntimeError, match=r"has no dataset\.json: it is not a finished dataset"):
+        bpy.ops.posefactory.check_labels()  # poll reads no disk; the operator checks the folder
 
 
 def test_cancelling_stops_mediapipe_and_writes_nothing(addon: Any, results: Path, qa_python: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from stability_server import FakeStability, error_reply
-from ui_helpers import REPO, RecordingLayout, draw
+from ui_helpers import REPO, RecordingLayout, connect, draw
 
 from pose_factory_addon.core import qa_detector
 from pose_factory_addon.ui import bridge
@@ -129,14 +129,17 @@ def test_the_dialog_shows_the_cost_before_anything_runs(
         variations=3,
         seed=0,
         max_error=0.04,
+        estimate_lines="",
     )
-    dialog._options = lambda: POSEFACTORY_OT_enhance_dataset._options(dialog)  # type: ignore[attr-defined]
+    connect(addon)
+    POSEFACTORY_OT_enhance_dataset.estimate_again(dialog, addon)  # when the dialog opens (invoke)
     POSEFACTORY_OT_enhance_dataset.draw(dialog, addon)
     text = layout.joined()
     assert "2 images: $0.30 total, $0.05 per image (6 requests at 5 credits)" in text
     assert "Stability AI is not configured" in text, "the key is missing until it is typed"
     monkeypatch.setenv("POSE_FACTORY_WARNING_THRESHOLD", "0.2")
-    preferences.stability_api_key = TYPED_KEY
+    preferences.stability_api_key = TYPED_KEY  # its update callback resolves the connection again
+    POSEFACTORY_OT_enhance_dataset.estimate_again(dialog, addon)
     layout.calls.clear()
     POSEFACTORY_OT_enhance_dataset.draw(dialog, addon)
     text = layout.joined()
@@ -147,7 +150,8 @@ def test_the_dialog_shows_the_cost_before_anything_runs(
 def test_enhancing_needs_a_results_folder(addon: Any, tmp_path: Path) -> None:
     assert not bpy.ops.posefactory.enhance_dataset.poll()
     addon.window_manager.pose_factory.last_output_folder = str(tmp_path)
-    assert not bpy.ops.posefactory.enhance_dataset.poll(), "a folder without dataset.json is not a result"
+    with pytest.raises(RuntimeError, match=r"has no dataset\.json: it is not a finished dataset"):
+        bpy.ops.posefactory.enhance_dataset(prompt=PROMPT)  # poll reads no disk; the operator checks the folder
 
 
 def test_the_cost_panel_prices_control_calls_per_image(addon: Any, isolated: Any) -> None:

@@ -77,3 +77,70 @@ def test_installed_extension_registers_runs_operators_and_unregisters_cleanly(ex
     assert report["jobs"] == [["render", "pending"]]
     assert list((tmp_path / "data" / "pose-factory" / "store" / "jobs" / "pending").glob("render_*.json"))
     assert report["disabled"] and report["leftover"] == []
+
+
+RENDER_PROBE = """
+import json, os, sys
+import bpy
+import addon_utils
+module = "bl_ext.user_default.pose_factory"
+bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_default", enable_on_install=True)
+settings = bpy.context.scene.pose_factory
+settings.characters_folder = sys.argv[2]
+settings.angles, settings.preset, settings.resolution, settings.frames = 2, "preview", (64, 64), "1"
+settings.local_output_folder = sys.argv[3]
+report = {"render": sorted(bpy.ops.posefactory.render_local())}
+report["module"] = sys.modules[module].__file__
+print("RESULT " + json.dumps(report))
+"""
+
+BLOCKER = """
+import importlib.abc, sys
+
+
+class _NoCheckout(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "pose_factory_addon" or name.startswith("pose_factory_addon."):
+            raise ImportError("the checkout's pose_factory_addon must not be imported here")
+        return None
+
+
+sys.meta_path.insert(0, _NoCheckout())
+"""
+
+
+def test_render_here_from_the_installed_extension_alone(extension_zip: Path, tmp_path: Path) -> None:
+    """'Render Here' starts a child render from the installed extension, with the checkout out of reach:
+    neither the working directory nor any import path of the process (or its children) holds it."""
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(BLOCKER)
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("POSE_FACTORY_", "RUNPOD_", "AWS_"))}
+    env.update(
+        BLENDER_USER_RESOURCES=str(tmp_path / "blender-user"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        PYTHONPATH=str(blocker),
+    )
+    characters = tmp_path / "characters"
+    characters.mkdir()
+    (characters / "Mannequin_Slim_Wave.glb").write_bytes((SAMPLES / "Mannequin_Slim_Wave.glb").read_bytes())
+    out = tmp_path / "renders"
+    result = subprocess.run(
+        [sys.executable, "-c", RENDER_PROBE, str(extension_zip), str(characters), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(lines[-1].removeprefix("RESULT "))
+    assert report["render"] == ["FINISHED"]
+    assert str(tmp_path / "blender-user") in report["module"]
+    summary = json.loads((out / "dataset" / "dataset.json").read_text())
+    assert summary["counts"]["images"] == 2 and summary["failures"] == []
+    labels = [json.loads((out / "dataset" / image["label"]).read_text()) for image in summary["images"]]
+    assert all(len(label["keypoints"]["coco17"]) == 17 for label in labels)

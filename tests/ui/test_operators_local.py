@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import Isolated, small_render_settings, use_characters
+from ui_helpers import Isolated, connect, small_render_settings, use_characters
 
 from pose_factory_addon.core.config import load_settings
 from pose_factory_addon.core.cost import check_render_job, estimate
-from pose_factory_addon.core.errors import StoreError
+from pose_factory_addon.core.errors import StoreError, StoreUnreachable
 from pose_factory_addon.core.manifest import manifest_from_json
 from pose_factory_addon.core.queue import JobQueue, pending_key
 from pose_factory_addon.core.store import LocalStore
@@ -141,11 +141,11 @@ def test_unreachable_bucket_becomes_a_plain_sentence() -> None:
     settings = load_settings(
         {"store": "s3://pose-bucket/jobs", "s3_endpoint": "https://acc.r2.cloudflarestorage.com"}, environ={}
     )
-    error = StoreError("list s3://pose-bucket/jobs/jobs/status/: endpoint unreachable after 60 s (ConnectTimeoutError)")
+    error = StoreUnreachable("list s3://pose-bucket/jobs/jobs/status/: endpoint unreachable after 8 s (timeout)", "timeout")
     assert plain_message(error, settings) == (
         "Cannot reach the bucket at https://acc.r2.cloudflarestorage.com (s3://pose-bucket/jobs) (timeout)"
     )
-    refused = StoreError("get s3://b/k: endpoint unreachable after 60 s (EndpointConnectionError)")
+    refused = StoreUnreachable("get s3://b/k: endpoint unreachable after 8 s (connection refused)", "connection refused")
     assert plain_message(refused, settings).endswith("(connection refused)")
     assert plain_message(StoreError("put k: secret-value-123 leaked"), settings, ["secret-value-123"]) == "Put k: *** leaked"
 
@@ -176,8 +176,8 @@ def test_estimate_uses_the_timings_of_downloaded_results(
 ) -> None:
     from ui_helpers import draw
 
-    from pose_factory_addon.ui.operators import measured_dirs
     from pose_factory_addon.ui.panels import POSEFACTORY_PT_cost
+    from pose_factory_addon.ui.scene_state import measured_dirs
 
     use_characters(addon, one_character)
     settings = addon.scene.pose_factory
@@ -188,4 +188,6 @@ def test_estimate_uses_the_timings_of_downloaded_results(
     assert decision.source.startswith("measured from")
     view = cost_view(8, "preview", "local", (512, 512), load_settings(), measured_dirs(addon))
     assert (view.total, view.source) == (decision.total, decision.source)
+    assert "configured" in draw(POSEFACTORY_PT_cost, addon).joined(), "drawing reads no dataset.json"
+    connect(addon)  # what a finished download does
     assert f"({decision.source})" in draw(POSEFACTORY_PT_cost, addon).joined()

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from ui_helpers import RecordingLayout, draw, use_characters
+from ui_helpers import RecordingLayout, connect, draw, use_characters
 
 from pose_factory_addon.ui import bridge, panels
 from pose_factory_addon.ui.preferences import PLAIN_TEXT_NOTE, POSEFACTORY_AP_preferences
@@ -123,17 +123,21 @@ def test_errors_are_shown_as_lines_never_raised(
     settings.frames = "all"
 
     monkeypatch.setenv("POSE_FACTORY_MAX_BATCH_SIZE", "10")
+    connect(addon)  # the environment is read when Blender starts, a file loads or a preference changes
     assert "Refused: 480 images is above the batch limit of 10 images" in draw(panels.POSEFACTORY_PT_cost, addon).joined()
     monkeypatch.delenv("POSE_FACTORY_MAX_BATCH_SIZE")
     monkeypatch.setenv("POSE_FACTORY_WARNING_THRESHOLD", "0.01")
+    connect(addon)
     assert "submitting asks for confirmation" in draw(panels.POSEFACTORY_PT_cost, addon).joined()
 
     monkeypatch.setenv("POSE_FACTORY_STORE", "s3://pose-bucket/jobs")
     monkeypatch.setenv("POSE_FACTORY_S3_ENDPOINT", "https://account.r2.cloudflarestorage.com")
+    connect(addon)
     main = draw(panels.POSEFACTORY_PT_main, addon).joined()
     assert "S3 is not configured" in main and "offline mode" in main
 
     monkeypatch.setenv("POSE_FACTORY_STORE", "ftp://example.com")
+    connect(addon)
     shown = _all(addon)
     for name in ("main", "cost", "pods"):
         assert "Invalid setting store='ftp://example.com'" in shown[name], name
@@ -143,6 +147,7 @@ def test_errors_are_shown_as_lines_never_raised(
     from pose_factory_addon.core.pod_state import save_pod_id
 
     save_pod_id("ld5b9pkblr0xdu")
+    connect(addon)
     pods = draw(panels.POSEFACTORY_PT_pods, addon).joined()
     assert "RunPod rejected the API key" in pods and "rpa_key_for_panel_test" not in pods
 

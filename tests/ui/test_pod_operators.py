@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from ui_helpers import draw
+from ui_helpers import connect, draw
 
 from pose_factory_addon.ui import bridge
 
@@ -106,6 +106,7 @@ def test_background_refresh_returns_while_runpod_has_not_answered(
 
     save_pod_id(POD_ID)
     monkeypatch.setenv("RUNPOD_API_KEY", API_KEY)
+    connect(addon)
     runpod.gate.clear()
     assert bpy.ops.posefactory.pod_refresh(background=True) == {"FINISHED"}
     assert bridge.is_running("pods"), "the request is still waiting for RunPod"

@@ -31,7 +31,9 @@ OPERATORS = {
     "load_character",
     "scan_characters",
     "cancel_task",
-    "watch_tasks",
+    "report_message",
+    "test_store",
+    "test_runpod",
 }
 PANELS = {
     "POSEFACTORY_PT_main",
