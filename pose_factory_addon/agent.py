@@ -37,7 +37,7 @@ from .core.config import load_settings, user_data_dir
 from .core.enhance_options import EnhanceOptions
 from .core.errors import CostLimitExceeded, EnhanceError, ManifestError, PoseFactoryError, QAError, RenderError, UsageError
 from .core.manifest import CHARACTER_EXTENSIONS, CharacterParams, JobManifest, RenderParams
-from .core.pod_activity import AgentPresence, pod_worker_id
+from .core.pod_activity import AgentPresence, pod_worker_id, worker_on_pod
 from .core.pods import own_pod_id, own_pod_stopper
 from .core.queue import (
     JobCancelled,
@@ -535,15 +535,19 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
         config_path=getattr(args, "config", None),
     )
     stop_pod = own_pod_stopper(settings) if settings.stop_pod_when_idle > 0 else None
+    pod_id = own_pod_id() or ""
+    worker_id = args.worker_id or default_worker_id()
+    if pod_id and not worker_on_pod(worker_id, pod_id):
+        worker_id = pod_worker_id(pod_id, worker_id)  # `pods terminate` finds a pod's leases by this prefix
     options = AgentOptions(
-        worker_id=args.worker_id or default_worker_id(),
+        worker_id=worker_id,
         workspace=_workspace_folder(settings.workspace_root, settings.sources.get("workspace_root") == "default"),
         once=args.once,
         max_jobs=args.max_jobs,
         poll_seconds=settings.poll_interval,
         lease_seconds=settings.lease_seconds,
         max_attempts=settings.max_attempts,
-        pod_id=own_pod_id() or "",
+        pod_id=pod_id,
         stop_pod_when_idle_s=settings.stop_pod_when_idle * 60.0,
     )
     stop = threading.Event()
