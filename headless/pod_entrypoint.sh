@@ -20,8 +20,10 @@
 #   POSE_FACTORY_STOP_POD_WHEN_IDLE    minutes of empty queue before the agent stops this pod (0 = never);
 #                                      above 0 it needs RUNPOD_POD_ID and RUNPOD_API_KEY, which RunPod sets
 #   WORKSPACE_ROOT                     work folder and logs (default /workspace, the pod's volume)
-#   POSE_FACTORY_RUNTIME               python (default: $POSE_FACTORY_PYTHON with the bpy module) or blender
-#                                      (`blender --background --python headless/agent.py`, blender on PATH)
+#   POSE_FACTORY_RUNTIME               python (default: headless/agent.py in $POSE_FACTORY_PYTHON, which has bpy),
+#                                      installed (`$POSE_FACTORY_PYTHON -m pose_factory_addon.cli agent`, the
+#                                      package installed from a wheel) or blender (`blender --background --python
+#                                      headless/agent.py`, blender on PATH, see `make wheels`)
 #   POSE_FACTORY_PYTHON                the interpreter for the python runtime (default python3)
 #   POSE_FACTORY_RESTART_DELAY         first restart delay in seconds (default 5)
 set -uo pipefail
@@ -93,9 +95,9 @@ check_environment() {
         done
     fi
     case "$RUNTIME" in
-    python) command -v "$PYTHON" >/dev/null 2>&1 || problems+=("POSE_FACTORY_PYTHON $PYTHON was not found") ;;
+    python | installed) command -v "$PYTHON" >/dev/null 2>&1 || problems+=("POSE_FACTORY_PYTHON $PYTHON was not found") ;;
     blender) command -v blender >/dev/null 2>&1 || problems+=("blender is not on PATH (POSE_FACTORY_RUNTIME=blender)") ;;
-    *) problems+=("POSE_FACTORY_RUNTIME must be python or blender") ;;
+    *) problems+=("POSE_FACTORY_RUNTIME must be python, installed or blender") ;;
     esac
     mkdir -p "$LOG_DIR" 2>/dev/null && [[ -w "$LOG_DIR" ]] || problems+=("WORKSPACE_ROOT $WORKSPACE_ROOT is not writable")
     if ((${#problems[@]} > 0)); then
@@ -120,11 +122,11 @@ report_gpus() {
 }
 
 agent_command() {
-    if [[ "$RUNTIME" == blender ]]; then
-        AGENT=(blender --background --python-use-system-env --python-exit-code 1 --python "$SCRIPT_DIR/agent.py" -- --log-file "$AGENT_LOG" "$@")
-    else
-        AGENT=("$PYTHON" "$SCRIPT_DIR/agent.py" --log-file "$AGENT_LOG" "$@")
-    fi
+    case "$RUNTIME" in
+    blender) AGENT=(blender --background --python-use-system-env --python-exit-code 1 --python "$SCRIPT_DIR/agent.py" -- --log-file "$AGENT_LOG" "$@") ;;
+    installed) AGENT=("$PYTHON" -m pose_factory_addon.cli agent --log-file "$AGENT_LOG" "$@") ;;
+    *) AGENT=("$PYTHON" "$SCRIPT_DIR/agent.py" --log-file "$AGENT_LOG" "$@") ;;
+    esac
 }
 
 child=0
