@@ -61,6 +61,11 @@ def add_parser(subparsers: Any) -> None:
     terminate.add_argument("--force", action="store_true", help="terminate even if its agent holds a job (the job is retried)")
     terminate.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     action("gpus", "GPU types with prices per hour", _list_gpus)
+    action(
+        "env",
+        "the environment variables a RunPod template needs, from your settings (keys as RunPod secret references)",
+        _template_env,
+    )
     use = action("use", "save the pod the other actions use by default", _use_pod)
     use.add_argument("pod_id", metavar="ID", help="pod id")
     create = action("create", "deploy a pod from a template, with the store settings in its environment", _create_pod)
@@ -248,6 +253,16 @@ def _create_pod(args: argparse.Namespace) -> int:
     )
     save_pod_id(pod.id)
     _print_pod(pod, args.json, note=f"created pod {pod.id}; it is now the current pod")
+    return 0
+
+
+def _template_env(args: argparse.Namespace) -> int:
+    """``KEY=VALUE`` lines for the template's environment (RunPod's raw editor); credentials are never printed."""
+    env = agent_env(load_settings(config_path=args.config), use_runpod_secrets=True)
+    if args.json:
+        print(json.dumps(env, indent=2))
+    else:
+        print("\n".join(f"{key}={value}" for key, value in env.items()))
     return 0
 
 

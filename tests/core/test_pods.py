@@ -258,3 +258,21 @@ def test_cli_errors_are_one_line(
     monkeypatch.delenv("RUNPOD_API_KEY")
     assert main(["pods", "list"]) == 1
     assert "RUNPOD_API_KEY is not set" in capsys.readouterr().err
+
+
+def test_cli_pods_env_prints_secret_references_never_values(
+    cli_env: Path, runpod_server: RunPodServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POSE_FACTORY_STORE", "s3://poses/queue")
+    monkeypatch.setenv("POSE_FACTORY_S3_ENDPOINT", "https://acct.r2.cloudflarestorage.com")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIEXAMPLEKEY")
+    monkeypatch.setenv("STABILITY_API_KEY", "sk-stability-example")
+    assert main(["pods", "env"]) == 0
+    out = capsys.readouterr().out
+    lines = dict(line.split("=", 1) for line in out.splitlines())
+    assert lines["POSE_FACTORY_STORE"] == "s3://poses/queue"
+    assert lines["AWS_SECRET_ACCESS_KEY"] == "{{ RUNPOD_SECRET_aws_secret_access_key }}"
+    assert lines["STABILITY_API_KEY"] == "{{ RUNPOD_SECRET_stability_api_key }}"
+    assert "EXAMPLE" not in out and "sk-stability" not in out
+    assert runpod_server.requests == []
