@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -156,6 +157,25 @@ def test_runs_the_agent_in_the_foreground_and_releases_the_lease_on_sigterm(s3_u
     status = queue.status(large)
     assert status is not None and status.state == "pending" and status.worker == "" and status.attempts == 0  # given back
     assert os.environ.get("AWS_SECRET_ACCESS_KEY", "unset") not in output
+    _documented_jq_recipes_work(tmp_path / "workspace" / "logs", small)
+
+
+def _documented_jq_recipes_work(logs: Path, job_id: str) -> None:
+    """Each `jq` line of docs/operations.md's recipes runs on this agent.log; the one-job filter finds the job."""
+    if shutil.which("jq") is None:
+        if os.environ.get("CI"):
+            pytest.fail("jq is missing (CI installs it in .ci/run)")
+        return
+    doc = (REPO_ROOT / "docs" / "operations.md").read_text()
+    block = doc[doc.index("`jq` recipes:") :].split("```")[1]
+    recipes = [line.split("  #")[0].strip() for line in block.splitlines() if line.strip().startswith("jq ")]
+    assert len(recipes) >= 4
+    for recipe in recipes:
+        command = re.sub(r"render_\d{8}_\d{6}_[0-9a-f]{8}", job_id, recipe)
+        result = subprocess.run(["bash", "-c", command], cwd=logs, capture_output=True, text=True, timeout=30, check=False)
+        assert result.returncode == 0, f"{recipe}: {result.stderr}"
+        if job_id in command:
+            assert job_id in result.stdout and "job_completed" in result.stdout
 
 
 @pytest.mark.s3
