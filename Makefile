@@ -11,7 +11,7 @@ CHARACTERS_VENV := .venv-anny
 CHARACTERS_STAMP := $(CHARACTERS_VENV)/.setup-stamp
 DEMO_OUT ?= out/demo
 
-.PHONY: setup qa-setup characters-setup test lint typecheck demo bench extension clean
+.PHONY: setup qa-setup characters-setup test lint typecheck demo bench extension wheels clean
 
 setup: $(STAMP)
 
@@ -62,6 +62,12 @@ bench: setup
 
 extension: setup
 	$(BIN)/python build.py
+
+# boto3, PyYAML and Pillow for Blender's own Python, so `blender --background --python headless/agent.py` runs from
+# this checkout (headless/_bootstrap.py adds build/blender-site). Needs any Python 3 with pip, not the venv.
+WHEELS_PYTHON ?= python3
+wheels:
+	$(WHEELS_PYTHON) build.py --blender-site
 
 clean:
 	rm -rf build dist out .pytest_cache .mypy_cache .ruff_cache

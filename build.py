@@ -7,6 +7,11 @@ shipped inside the bpy package) and fails if either rejects the package.
 
 Usage: ``python build.py [--output-dir dist] [--offline]`` (``--offline`` uses only wheels
 already in ``build/wheels``).
+
+``python build.py --blender-site`` (``make wheels``) instead installs boto3, PyYAML and Pillow for
+Blender's Python (CPython 3.11) and this machine's platform into ``build/blender-site/python3.11``,
+which ``headless/_bootstrap.py`` adds to ``sys.path``, so ``blender --background --python
+headless/agent.py`` works from a plain checkout. It needs only pip (any Python 3 with pip) and PyPI.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.util
+import platform
 import re
 import shutil
 import subprocess
@@ -27,6 +33,11 @@ HEADLESS_DIR = ROOT / "headless"
 MANIFEST = ROOT / "blender_manifest.toml"
 WHEEL_CACHE = ROOT / "build" / "wheels"
 STAGING = ROOT / "build" / "extension"
+BLENDER_SITE = ROOT / "build" / "blender-site"
+CONSTRAINTS = HEADLESS_DIR / "pod-constraints.txt"
+BLENDER_PYTHON = "3.11"  # Blender 4.2 to 4.5
+# What the agent needs that Blender does not bundle (Blender has numpy and requests); pip adds their dependencies.
+BLENDER_SITE_PACKAGES = ("boto3", "PyYAML", "pillow")
 
 # Pure-Python wheels, one for all platforms.
 PURE_WHEELS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six")
@@ -149,11 +160,61 @@ def build(output_dir: Path, offline: bool = False) -> Path:
     return target
 
 
+def current_platform() -> str:
+    """This machine as a Blender platform name (a key of ``PIP_PLATFORMS``)."""
+    machine = platform.machine().lower()
+    names = {("linux", "x86_64"): "linux-x64", ("darwin", "arm64"): "macos-arm64", ("win32", "amd64"): "windows-x64"}
+    name = names.get((sys.platform, machine))
+    if name is None:
+        raise BuildError(f"no wheels for {sys.platform} {machine}; Blender platforms: {', '.join(PIP_PLATFORMS)}")
+    return name
+
+
+def blender_site_command(target: Path, blender_platform: str) -> list[str]:
+    """The pip command that installs ``BLENDER_SITE_PACKAGES`` for Blender's Python into ``target``."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--upgrade", "--target", str(target)]
+    command += ["--only-binary=:all:", "--python-version", BLENDER_PYTHON, "--implementation", "cp"]
+    for tag in PIP_PLATFORMS[blender_platform]:
+        command += ["--platform", tag]
+    return [*command, "--constraint", str(CONSTRAINTS), *BLENDER_SITE_PACKAGES]
+
+
+def install_blender_site(site_root: Path = BLENDER_SITE, blender_platform: str | None = None) -> Path:
+    """Install the agent's dependencies for Blender's Python into ``<site_root>/python3.11``; returns that folder."""
+    target = site_root / f"python{BLENDER_PYTHON}"
+    target.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        blender_site_command(target, blender_platform or current_platform()), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise BuildError(f"pip could not install {', '.join(BLENDER_SITE_PACKAGES)}: {result.stderr.strip()[-600:]}")
+    return target
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", type=Path, default=ROOT / "dist")
     parser.add_argument("--offline", action="store_true", help="use only wheels already in build/wheels")
+    parser.add_argument(
+        "--blender-site",
+        action="store_true",
+        help="install boto3, PyYAML and Pillow for Blender's Python into build/blender-site",
+    )
+    parser.add_argument(
+        "--site-dir", type=Path, default=BLENDER_SITE, help="where --blender-site installs (default build/blender-site)"
+    )
+    parser.add_argument(
+        "--platform", choices=sorted(PIP_PLATFORMS), help="Blender platform for --blender-site (default: this one)"
+    )
     args = parser.parse_args()
+    if args.blender_site:
+        try:
+            target = install_blender_site(args.site_dir.resolve(), args.platform)
+        except BuildError as error:
+            print(f"build.py: {error}", file=sys.stderr)
+            return 1
+        print(f"installed {', '.join(BLENDER_SITE_PACKAGES)} for Blender's Python {BLENDER_PYTHON} into {target}")
+        return 0
     try:
         target = build(args.output_dir.resolve(), offline=args.offline)
     except BuildError as error:

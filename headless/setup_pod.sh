@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# Bootstrap a RunPod pod for Pose Factory: install the agent and start it in the background.
+# Set up Pose Factory on a pod that does not use the pod image (headless/Dockerfile), then run the agent.
 #
 # Run on the pod, from a checkout of this repository (or with POSE_FACTORY_SOURCE naming a wheel):
-#     bash headless/setup_pod.sh
-# Running it again is safe: packages already present are kept, and an agent that is already
-# running is left alone (set POSE_FACTORY_RESTART=1 to restart it).
+#     bash headless/setup_pod.sh                # install, then start the agent in the background
+#     bash headless/setup_pod.sh --foreground   # install, then run the agent in this process: a start command
+# The agent runs under headless/pod_entrypoint.sh, which checks the environment, restarts the agent after a
+# crash and, on SIGTERM, lets it release its job. Running this script again is safe: packages already present
+# are kept, and a background agent that is already running is left alone (POSE_FACTORY_RESTART=1 restarts it).
 #
-# Environment (`pose-factory pods create` sets the store values as pod environment variables):
+# Environment (a RunPod template's environment variables; `pose-factory pods create` fills them):
 #   POSE_FACTORY_STORE        required: s3://bucket/prefix of the job store
 #   POSE_FACTORY_S3_ENDPOINT  S3 endpoint (R2: https://<account>.r2.cloudflarestorage.com)
 #   POSE_FACTORY_S3_REGION    S3 region ("auto" for R2)
-#   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   store credentials (read by the agent, never printed)
+#   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)   store credentials, never printed
+#   POSE_FACTORY_STOP_POD_WHEN_IDLE   minutes of empty queue before the agent stops this pod; default 10 on
+#                             RunPod (RUNPOD_POD_ID is set), else 0 = never
 #   WORKSPACE_ROOT            agent workspace (default /workspace); logs go to $WORKSPACE_ROOT/logs
 #   POSE_FACTORY_SOURCE       a repository checkout or a .whl file (default: the checkout holding this script)
-#   POSE_FACTORY_RUNTIME      auto | blender | bpy. blender: run the agent inside `blender` (4.5) found on
-#                             PATH; bpy: install the bpy module into the venv and run plain Python 3.11.
-#                             auto (default) picks blender when it is on PATH, else bpy.
-#   POSE_FACTORY_PYTHON       Python 3.11 interpreter for the venv (default: python3.11, else python3)
+#   POSE_FACTORY_RUNTIME      auto | blender | bpy. blender: the agent runs inside `blender` (4.5) found on PATH,
+#                             with boto3, PyYAML and Pillow installed for Blender's own Python (build.py
+#                             --blender-site, no other Python needed); bpy: a Python 3.11 venv with the bpy
+#                             module. auto (default) picks blender when it is on PATH, else bpy.
+#   POSE_FACTORY_PYTHON       Python 3.11 interpreter for the bpy venv (default: python3.11, else python3)
 #   POSE_FACTORY_AGENT_ARGS   extra agent arguments, e.g. "--max-jobs 20 --poll 10"
-#   POSE_FACTORY_RESTART      1 = stop a running agent and start a new one
+#   POSE_FACTORY_RESTART      1 = stop a running background agent and start a new one
 set -euo pipefail
 
 WORKSPACE_ROOT="${WORKSPACE_ROOT:-/workspace}"
@@ -26,12 +31,15 @@ export WORKSPACE_ROOT
 LOG_DIR="$WORKSPACE_ROOT/logs"
 VENV="$WORKSPACE_ROOT/pose-factory-venv"
 PID_FILE="$LOG_DIR/agent.pid"
-AGENT_LOG="$LOG_DIR/agent.log"
+CONSOLE_LOG="$LOG_DIR/agent.out"
+SETUP_LOG="$LOG_DIR/setup_pod.log"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ENTRYPOINT="$SCRIPT_DIR/pod_entrypoint.sh"
 SOURCE="${POSE_FACTORY_SOURCE:-$(dirname "$SCRIPT_DIR")}"
 RUNTIME="${POSE_FACTORY_RUNTIME:-auto}"
 STOP_TIMEOUT_S=120
 SYSTEM_PACKAGES=(libegl1 libgl1 libgomp1 libxrender1 libxi6 libxkbcommon0 libxxf86vm1 libxfixes3 libsm6 tmux)
+FOREGROUND=0
 
 say() { printf 'setup_pod: %s\n' "$*"; }
 die() {
@@ -39,12 +47,17 @@ die() {
     exit 1
 }
 
+resolve_runtime() {
+    if [[ "$RUNTIME" == auto ]]; then
+        if command -v blender >/dev/null 2>&1; then RUNTIME=blender; else RUNTIME=bpy; fi
+    fi
+}
+
 check_environment() {
     [[ -n "${POSE_FACTORY_STORE:-}" ]] || die "POSE_FACTORY_STORE is not set (expected s3://bucket/prefix)"
     [[ "$POSE_FACTORY_STORE" == s3://* ]] || die "POSE_FACTORY_STORE must be an s3:// URL a pod can reach"
     [[ -e "$SOURCE" ]] || die "POSE_FACTORY_SOURCE $SOURCE does not exist"
     case "$RUNTIME" in
-    auto) if command -v blender >/dev/null 2>&1; then RUNTIME=blender; else RUNTIME=bpy; fi ;;
     blender | bpy) ;;
     *) die "POSE_FACTORY_RUNTIME must be auto, blender or bpy, not $RUNTIME" ;;
     esac
@@ -80,34 +93,55 @@ find_python() {
             return
         fi
     done
-    die "Python 3.11 is needed (Blender 4.5 and the bpy module use it); set POSE_FACTORY_PYTHON"
+    die "Python 3.11 is needed for the bpy runtime (the bpy module is built for it); set POSE_FACTORY_PYTHON, or put Blender 4.5 on PATH"
 }
 
-install_package() {
+# Blender's own interpreter, which the agent runs in: its pip installs the wheels build.py --blender-site picks.
+blender_python() {
+    blender --background --factory-startup --python-expr 'import sys; print("BLENDER_PYTHON=" + sys.executable)' 2>/dev/null |
+        sed -n 's/^BLENDER_PYTHON=//p' | head -n 1
+}
+
+install_for_blender() {
+    local python
+    python="$(blender_python)"
+    [[ -n "$python" && -x "$python" ]] || die "cannot find the Python inside blender ($(command -v blender))"
+    "$python" -m pip --version >/dev/null 2>&1 || "$python" -m ensurepip --upgrade >/dev/null
+    say "installing boto3, PyYAML and Pillow for Blender's Python into $SOURCE/build/blender-site"
+    "$python" "$SOURCE/build.py" --blender-site
+}
+
+install_venv() {
     if [[ ! -x "$VENV/bin/python" ]]; then
         say "creating $VENV"
         "$(find_python)" -m venv "$VENV"
     fi
-    local target="$SOURCE"
-    if [[ "$RUNTIME" == bpy ]]; then
-        target="${SOURCE}[blender]"
-    fi
-    say "installing pose-factory from $SOURCE into $VENV ($RUNTIME runtime)"
+    say "installing pose-factory from $SOURCE into $VENV (bpy runtime)"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --upgrade "$target"
+    "$VENV/bin/python" -m pip install --quiet --upgrade "${SOURCE}[blender]"
 }
 
-agent_command() {
-    local extra=()
-    if [[ -n "${POSE_FACTORY_AGENT_ARGS:-}" ]]; then
-        read -r -a extra <<<"$POSE_FACTORY_AGENT_ARGS"
+prepare() {
+    check_environment
+    install_system_packages
+    if [[ "$RUNTIME" == blender ]]; then install_for_blender; else install_venv; fi
+}
+
+# The entrypoint's settings for this runtime, exported for it.
+entrypoint_environment() {
+    case "$RUNTIME" in
+    blender) export POSE_FACTORY_RUNTIME=blender ;;
+    *)
+        export POSE_FACTORY_PYTHON="$VENV/bin/python"
+        if [[ -d "$SOURCE" ]]; then export POSE_FACTORY_RUNTIME=python; else export POSE_FACTORY_RUNTIME=installed; fi
+        ;;
+    esac
+    if [[ -z "${POSE_FACTORY_STOP_POD_WHEN_IDLE:-}" ]]; then
+        if [[ -n "${RUNPOD_POD_ID:-}" ]]; then export POSE_FACTORY_STOP_POD_WHEN_IDLE=10; else export POSE_FACTORY_STOP_POD_WHEN_IDLE=0; fi
     fi
-    if [[ "$RUNTIME" == blender ]]; then
-        AGENT=(blender --background --python-use-system-env --python-exit-code 1 --python "$SOURCE/headless/agent.py" -- "${extra[@]}")
-    elif [[ -d "$SOURCE" ]]; then
-        AGENT=("$VENV/bin/python" "$SOURCE/headless/agent.py" "${extra[@]}")
-    else
-        AGENT=("$VENV/bin/pose-factory" agent "${extra[@]}")
+    EXTRA=()
+    if [[ -n "${POSE_FACTORY_AGENT_ARGS:-}" ]]; then
+        read -r -a EXTRA <<<"$POSE_FACTORY_AGENT_ARGS"
     fi
 }
 
@@ -115,7 +149,7 @@ agent_running() {
     [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null
 }
 
-start_agent() {
+start_background() {
     if agent_running; then
         if [[ "${POSE_FACTORY_RESTART:-0}" != 1 ]]; then
             say "agent already running (pid $(cat "$PID_FILE")); set POSE_FACTORY_RESTART=1 to restart it"
@@ -135,28 +169,26 @@ start_agent() {
             waited=$((waited + 1))
         done
     fi
-    agent_command
-    say "starting agent: ${AGENT[*]}"
-    printf '\n=== agent started %s ===\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$AGENT_LOG"
-    if [[ "$RUNTIME" == blender ]]; then
-        # Blender imports pose_factory_addon and its dependencies from the venv (both Python 3.11);
-        # --python-use-system-env makes it honour PYTHONPATH.
-        PYTHONPATH="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')${PYTHONPATH:+:$PYTHONPATH}"
-        export PYTHONPATH
-    fi
-    nohup "${AGENT[@]}" >>"$AGENT_LOG" 2>&1 </dev/null &
+    say "starting the agent in the background: $ENTRYPOINT ${EXTRA[*]}"
+    nohup "$ENTRYPOINT" "${EXTRA[@]}" >>"$CONSOLE_LOG" 2>&1 </dev/null &
     echo "$!" >"$PID_FILE"
     sleep 2
-    agent_running || die "the agent exited at once; see $AGENT_LOG"
-    say "agent running (pid $(cat "$PID_FILE")); logs: $AGENT_LOG"
+    agent_running || die "the agent exited at once; see $CONSOLE_LOG (the last line says why)"
+    say "agent running (pid $(cat "$PID_FILE")); JSON log: $LOG_DIR/agent.log, console: $CONSOLE_LOG"
 }
 
-main() {
-    check_environment
-    install_system_packages
-    install_package
-    start_agent
-}
-
+for argument in "$@"; do
+    case "$argument" in
+    --foreground) FOREGROUND=1 ;;
+    *) die "unknown argument $argument (only --foreground)" ;;
+    esac
+done
 mkdir -p "$LOG_DIR"
-main "$@" 2>&1 | tee -a "$LOG_DIR/setup_pod.log"
+resolve_runtime
+prepare 2>&1 | tee -a "$SETUP_LOG"
+entrypoint_environment
+if ((FOREGROUND)); then
+    say "running the agent in the foreground: $ENTRYPOINT ${EXTRA[*]}" | tee -a "$SETUP_LOG"
+    exec "$ENTRYPOINT" "${EXTRA[@]}"
+fi
+start_background 2>&1 | tee -a "$SETUP_LOG"

@@ -8,7 +8,10 @@ protocol side (and its tests) need no Blender.
 
 Signals: SIGTERM/SIGINT stop claiming; the running job is released at its next progress
 report (or finishes, if it reports none) and the agent exits 0. Logs are one JSON object per
-line on stderr, each with ``event``, ``worker`` and ``job_id`` (``null`` outside a job).
+line on stderr (and in ``--log-file``), each with ``event``, ``worker`` and ``job_id`` (``null``
+outside a job). The agent keeps ``agents/<worker_id>.json`` in the store up to date
+(:mod:`.core.pod_activity`); on RunPod, ``--stop-pod-when-idle`` stops its own pod once no job
+has come for that long.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -33,6 +37,8 @@ from .core.config import load_settings, user_data_dir
 from .core.enhance_options import EnhanceOptions
 from .core.errors import CostLimitExceeded, EnhanceError, ManifestError, PoseFactoryError, QAError, RenderError, UsageError
 from .core.manifest import CHARACTER_EXTENSIONS, CharacterParams, JobManifest, RenderParams
+from .core.pod_activity import AgentPresence, pod_worker_id, worker_on_pod
+from .core.pods import own_pod_id, own_pod_stopper
 from .core.queue import (
     JobCancelled,
     JobQueue,
@@ -190,9 +196,10 @@ BUILTIN_HANDLERS: Mapping[str, JobHandler] = {"render": render_job, "character":
 class EventLog:
     """One JSON object per line: ``{"time", "event", "worker", "job_id", ...}``; secrets redacted."""
 
-    def __init__(self, worker_id: str, stream: TextIO | None = None) -> None:
+    def __init__(self, worker_id: str, stream: TextIO | None = None, file: Path | None = None) -> None:
         self.worker_id = worker_id
         self._stream = stream or sys.stderr
+        self._file = file  # appended line by line, so nothing but these JSON lines ever lands in it
         self._lock = threading.RLock()  # re-entrant: the signal handler logs from the main thread
 
     def __call__(self, event: str, job_id: str | None = None, **fields: Any) -> None:
@@ -201,6 +208,9 @@ class EventLog:
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()
+            if self._file is not None:
+                with open(self._file, "a", encoding="utf-8") as handle:
+                    handle.write(line + "\n")
 
 
 @dataclass
@@ -215,10 +225,15 @@ class AgentOptions:
     lease_seconds: float = defaults.LEASE_SECONDS
     max_attempts: int = defaults.MAX_ATTEMPTS
     workspace_max_age_s: float = defaults.WORKSPACE_MAX_AGE_S
+    pod_id: str = ""  # the RunPod pod this agent runs in, "" elsewhere
+    stop_pod_when_idle_s: float = 0.0  # stop the pod after this long without a job; 0 = never
 
 
 def default_worker_id() -> str:
-    """``<host>-<pid>``, made safe (the worker id is written into leases and status)."""
+    """``<pod id>-<pid>`` on RunPod, else ``<host>-<pid>``, made safe (the worker id is written into leases and status)."""
+    pod_id = own_pod_id()
+    if pod_id is not None:
+        return pod_worker_id(pod_id, str(os.getpid()))
     return safe_slug(f"{socket.gethostname()}-{os.getpid()}")
 
 
@@ -228,9 +243,13 @@ def run_agent(
     handlers: Mapping[str, JobHandler] = BUILTIN_HANDLERS,
     stop: threading.Event | None = None,
     log: EventLog | None = None,
+    stop_pod: Callable[[], object] | None = None,
 ) -> int:
     """Process jobs until ``stop`` is set, ``max_jobs`` were handled, or (``once``) none is claimable.
 
+    With ``stop_pod`` (a call that stops this agent's pod) and ``options.stop_pod_when_idle_s``, the
+    agent also ends when no job has come for that long, and after ``max_jobs``; it then calls
+    ``stop_pod`` once. It holds no job at that point: every job it took is committed or given back.
     Returns the number of jobs this agent claimed and finished (completed, failed or released).
     """
     stop = stop or threading.Event()
@@ -239,21 +258,69 @@ def run_agent(
     workspace = options.workspace
     (workspace / "jobs").mkdir(parents=True, exist_ok=True)
     (workspace / "cache" / "characters").mkdir(parents=True, exist_ok=True)
-    log("agent_started", store=store.url, workspace=str(workspace), once=options.once, lease_seconds=options.lease_seconds)
+    idle_limit = options.stop_pod_when_idle_s if stop_pod is not None else 0.0
+    log(
+        "agent_started",
+        store=store.url,
+        workspace=str(workspace),
+        once=options.once,
+        lease_seconds=options.lease_seconds,
+        pod_id=options.pod_id or None,
+        stop_pod_when_idle_s=idle_limit or None,
+    )
+    presence = AgentPresence(store, options.worker_id, options.pod_id, max(options.lease_seconds / 3.0, 0.05), idle_limit)
+    _record(partial(presence.set, "idle"), log)
     _clean_workspace(workspace, options.workspace_max_age_s, log)
     handled = 0
+    reason = "done"
     while not stop.is_set() and (options.max_jobs is None or handled < options.max_jobs):
         lease = _claim_next(queue, options.worker_id, stop, log)
         if lease is not None:
+            _record(partial(presence.set, "working", lease.job_id), log)
             _process(queue, lease, handlers, workspace, stop, log)
             handled += 1
+            _record(partial(presence.set, "idle"), log)
             _clean_workspace(workspace, options.workspace_max_age_s, log)
             continue
         if options.once:
             break
+        if idle_limit and presence.idle_seconds >= idle_limit and stop_pod is not None:
+            why = f"no job for {presence.idle_seconds:.0f} s (limit {idle_limit:g} s)"
+            if _stop_own_pod(stop_pod, presence, log, "idle", why):
+                reason = "idle"
+                break
+        _record(presence.refresh, log)
         stop.wait(options.poll_seconds)
-    log("agent_stopped", jobs=handled, reason="signal" if stop.is_set() else "done")
+    if stop.is_set():
+        reason = "signal"
+    elif reason == "done" and options.max_jobs is not None and handled >= options.max_jobs:
+        reason = "max_jobs"
+        if idle_limit and stop_pod is not None:
+            _stop_own_pod(stop_pod, presence, log, "max_jobs", f"finished --max-jobs {options.max_jobs}")
+    _record(partial(presence.set, "stopped", reason=reason), log)
+    log("agent_stopped", jobs=handled, reason=reason)
     return handled
+
+
+def _record(write: Callable[[], None], log: EventLog) -> None:
+    """Update the agent's record in the store; a store error is logged and the agent goes on."""
+    try:
+        write()
+    except PoseFactoryError as error:
+        log("presence_failed", error=str(error))
+
+
+def _stop_own_pod(stop_pod: Callable[[], object], presence: AgentPresence, log: EventLog, reason: str, why: str) -> bool:
+    """Ask RunPod to stop this pod; False (logged, idle clock restarted) when the request fails."""
+    log("pod_stop_requested", pod_id=presence.record.pod_id, reason=reason, why=why)
+    try:
+        stop_pod()
+    except PoseFactoryError as error:
+        log("pod_stop_failed", pod_id=presence.record.pod_id, error=str(error))
+        presence.restart_idle_clock()
+        return False
+    log("pod_stopping", pod_id=presence.record.pod_id, reason=reason)
+    return True
 
 
 def _claim_next(queue: JobQueue, worker_id: str, stop: threading.Event, log: EventLog) -> Lease | None:
@@ -417,6 +484,14 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workspace", metavar="DIR", help=f"work folder (default $WORKSPACE_ROOT, then {defaults.WORKSPACE_ROOT})"
     )
+    parser.add_argument(
+        "--stop-pod-when-idle",
+        type=float,
+        metavar="MINUTES",
+        help="on RunPod: stop this pod once no job has come for MINUTES, and after --max-jobs "
+        "(default $POSE_FACTORY_STOP_POD_WHEN_IDLE, else 0 = never; needs RUNPOD_POD_ID and RUNPOD_API_KEY)",
+    )
+    parser.add_argument("--log-file", metavar="PATH", help="also append the JSON log lines to PATH")
 
 
 def _workspace_folder(configured: str, is_default: bool) -> Path:
@@ -434,6 +509,15 @@ def _workspace_folder(configured: str, is_default: bool) -> Path:
     return user_data_dir() / "workspace"
 
 
+def _log_file(path: str) -> Path:
+    file = Path(path).expanduser()
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--log-file {file}: {error.strerror}") from None
+    return file
+
+
 def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] = BUILTIN_HANDLERS) -> int:
     """Resolve settings from parsed options, install signal handlers, and run the agent."""
     if args.max_jobs is not None and args.max_jobs < 1:
@@ -446,20 +530,28 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
             "poll_interval": args.poll,
             "lease_seconds": args.lease_seconds,
             "workspace_root": args.workspace,
+            "stop_pod_when_idle": args.stop_pod_when_idle,
         },
         config_path=getattr(args, "config", None),
     )
+    stop_pod = own_pod_stopper(settings) if settings.stop_pod_when_idle > 0 else None
+    pod_id = own_pod_id() or ""
+    worker_id = args.worker_id or default_worker_id()
+    if pod_id and not worker_on_pod(worker_id, pod_id):
+        worker_id = pod_worker_id(pod_id, worker_id)  # `pods terminate` finds a pod's leases by this prefix
     options = AgentOptions(
-        worker_id=args.worker_id or default_worker_id(),
+        worker_id=worker_id,
         workspace=_workspace_folder(settings.workspace_root, settings.sources.get("workspace_root") == "default"),
         once=args.once,
         max_jobs=args.max_jobs,
         poll_seconds=settings.poll_interval,
         lease_seconds=settings.lease_seconds,
         max_attempts=settings.max_attempts,
+        pod_id=pod_id,
+        stop_pod_when_idle_s=settings.stop_pod_when_idle * 60.0,
     )
     stop = threading.Event()
-    log = EventLog(options.worker_id)
+    log = EventLog(options.worker_id, file=_log_file(args.log_file) if args.log_file else None)
 
     def request_stop(signum: int, _frame: Any) -> None:
         log("stop_requested", signal=signal.Signals(signum).name)
@@ -467,7 +559,7 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
 
     previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
-        run_agent(open_store(settings.store, settings), options, handlers, stop, log)
+        run_agent(open_store(settings.store, settings), options, handlers, stop, log, stop_pod)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from runpod_server import RunPodServer
+from runpod_server import runpod_server as start_runpod_server
 from seaweedfs_server import SeaweedFS
 
 from pose_factory_addon.core.store import LocalStore, ObjectStore, S3Store
@@ -34,6 +36,13 @@ def s3_url(s3_server: SeaweedFS, monkeypatch: pytest.MonkeyPatch) -> str:
     for name, value in s3_server.environment().items():
         monkeypatch.setenv(name, value)
     return f"s3://{s3_server.bucket}/test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def runpod_server() -> Iterator[RunPodServer]:
+    """A local server speaking RunPod's GraphQL API (tests/runpod_server.py), fresh for each test."""
+    with start_runpod_server() as server:
+        yield server
 
 
 def make_s3_store(server: SeaweedFS, prefix: str | None = None) -> S3Store:

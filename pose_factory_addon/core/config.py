@@ -107,6 +107,11 @@ _SPECS: dict[str, _Spec] = {
         "POSE_FACTORY_LEASE_SECONDS", _positive_float, "seconds a claimed job stays leased without a heartbeat"
     ),
     "max_attempts": _Spec("POSE_FACTORY_MAX_ATTEMPTS", _positive_int, "attempts before a job is marked failed"),
+    "stop_pod_when_idle": _Spec(
+        "POSE_FACTORY_STOP_POD_WHEN_IDLE",
+        _non_negative_float,
+        "minutes of empty queue after which an agent on RunPod stops its own pod (0 = never)",
+    ),
     "max_cost_per_job": _Spec("POSE_FACTORY_MAX_COST_PER_JOB", _non_negative_float, "refuse jobs estimated above this many USD"),
     "warning_threshold": _Spec("POSE_FACTORY_WARNING_THRESHOLD", _non_negative_float, "ask for confirmation above this many USD"),
     "max_batch_size": _Spec("POSE_FACTORY_MAX_BATCH_SIZE", _positive_int, "refuse jobs with more images than this"),
@@ -132,6 +137,7 @@ class Settings:
     wait_timeout: float = defaults.WAIT_TIMEOUT_S
     lease_seconds: float = defaults.LEASE_SECONDS
     max_attempts: int = defaults.MAX_ATTEMPTS
+    stop_pod_when_idle: float = defaults.STOP_POD_WHEN_IDLE_MIN
     max_cost_per_job: float = defaults.MAX_COST_PER_JOB_USD
     warning_threshold: float = defaults.WARNING_THRESHOLD_USD
     max_batch_size: int = defaults.MAX_BATCH_SIZE

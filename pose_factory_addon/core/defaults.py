@@ -73,6 +73,8 @@ WORKSPACE_ROOT: Final = "/workspace"  # seed pod workspace; overridable by WORKS
 WORKSPACE_MAX_AGE_S: Final = 24 * 3600.0  # seed: finished job folders older than 24 h are removed
 DOWNLOAD_ROOT: Final = "data/working"  # seed: downloaded job results land in data/working/<job_id>/
 S3_REGION: Final = "auto"  # Cloudflare R2 expects "auto"
+STOP_POD_WHEN_IDLE_MIN: Final = 0.0  # minutes of empty queue before an agent stops its own pod; 0 = never (off-pod)
+POD_IMAGE_STOP_POD_WHEN_IDLE_MIN: Final = 10.0  # the pod image's default (headless/Dockerfile sets it)
 
 # Cost safety limits (seed §3.5)
 MAX_COST_PER_JOB_USD: Final = 100.0

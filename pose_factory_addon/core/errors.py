@@ -55,6 +55,18 @@ class PodError(PoseFactoryError):
     """The RunPod API refused a request or could not be reached."""
 
 
+class PodBusy(PodError):
+    """A pod's agent holds a job in progress, so terminating the pod would throw that work away."""
+
+    def __init__(self, pod_id: str, job_ids: list[str]) -> None:
+        self.pod_id = pod_id
+        self.job_ids = job_ids
+        super().__init__(
+            f"pod {pod_id} is working on {', '.join(job_ids)}; wait for it, stop the pod (its agent releases the job), "
+            "or terminate with --force (the job is retried by another agent once its lease expires)"
+        )
+
+
 class UsageError(PoseFactoryError):
     """Bad input from the user (a malformed job id, an unknown option value): exit status 2."""
 

@@ -10,8 +10,9 @@ are never part of a message or a log line.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,12 @@ POD_ID_PATTERN = re.compile(r"^[a-z0-9]{6,32}$")
 
 _HTTP_UNAUTHORIZED = 401
 _CLOUD_TYPES = ("ALL", "SECURE", "COMMUNITY")
-_AGENT_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_AGENT_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+"""Always passed: the store cannot be reached without them."""
+_OPTIONAL_AGENT_SECRETS = ("AWS_SESSION_TOKEN", "STABILITY_API_KEY")
+"""Passed when set here: temporary S3 credentials, and the key enhance jobs use."""
+POD_ID_ENV = "RUNPOD_POD_ID"
+"""RunPod sets it inside every pod; the agent uses it to stop its own pod and to name itself."""
 
 _POD_FIELDS = """
     id
@@ -42,6 +48,7 @@ LIST_PODS_QUERY = f"query Pods {{ myself {{ pods {{ {_POD_FIELDS} }} }} }}"
 GET_POD_QUERY = f"query Pod($input: PodFilter!) {{ pod(input: $input) {{ {_POD_FIELDS} }} }}"
 RESUME_POD_MUTATION = f"mutation PodResume($input: PodResumeInput!) {{ podResume(input: $input) {{ {_POD_FIELDS} }} }}"
 STOP_POD_MUTATION = f"mutation PodStop($input: PodStopInput!) {{ podStop(input: $input) {{ {_POD_FIELDS} }} }}"
+TERMINATE_POD_MUTATION = "mutation PodTerminate($input: PodTerminateInput!) { podTerminate(input: $input) }"
 CREATE_POD_MUTATION = (
     "mutation PodFindAndDeployOnDemand($input: PodFindAndDeployOnDemandInput!) "
     f"{{ podFindAndDeployOnDemand(input: $input) {{ {_POD_FIELDS} }} }}"
@@ -136,11 +143,13 @@ def runpod_secret_reference(name: str) -> str:
 
 
 def agent_env(settings: Settings, environ: Mapping[str, str] | None = None, use_runpod_secrets: bool = False) -> dict[str, str]:
-    """The environment a pod's agent needs to reach the job store.
+    """The environment a pod's agent needs to reach the job store (and Stability AI for enhance jobs).
 
     The S3 credentials are copied from ``environ`` (so the values are secrets), or, with
     ``use_runpod_secrets``, replaced by references to RunPod account secrets named
     ``aws_access_key_id`` and ``aws_secret_access_key``, so they never leave this machine.
+    ``AWS_SESSION_TOKEN`` and ``STABILITY_API_KEY`` are passed the same way when they are set in
+    ``environ`` (as a value, or as a reference to the secret of the same name in lower case).
 
     Raises:
         UsageError: the store is a local folder, which a pod cannot reach.
@@ -154,14 +163,42 @@ def agent_env(settings: Settings, environ: Mapping[str, str] | None = None, use_
     }
     if settings.s3_endpoint:
         env["POSE_FACTORY_S3_ENDPOINT"] = settings.s3_endpoint
-    if use_runpod_secrets:
-        env.update({name: runpod_secret_reference(name) for name in _AGENT_SECRETS[:2]})
-        return env
-    for name in _AGENT_SECRETS:
-        value = secret(name, environ)
-        if value:
+    optional = [name for name in _OPTIONAL_AGENT_SECRETS if secret(name, environ)]
+    for name in (*_AGENT_SECRETS, *optional):
+        if use_runpod_secrets:
+            env[name] = runpod_secret_reference(name)
+        elif value := secret(name, environ):
             env[name] = value
     return env
+
+
+def own_pod_id(environ: Mapping[str, str] | None = None) -> str | None:
+    """The id of the pod this process runs in (``$RUNPOD_POD_ID``), or ``None`` off RunPod.
+
+    Raises:
+        UsageError: the variable holds something that is not a pod id.
+    """
+    value = (os.environ if environ is None else environ).get(POD_ID_ENV, "").strip()
+    return validate_pod_id(value) if value else None
+
+
+def own_pod_stopper(settings: Settings, environ: Mapping[str, str] | None = None) -> Callable[[], Pod]:
+    """A call that stops the pod this process runs in, checked now so a misconfigured agent refuses to start.
+
+    Raises:
+        UsageError: ``RUNPOD_POD_ID`` or ``RUNPOD_API_KEY`` is missing (RunPod sets both inside a pod).
+    """
+    pod_id = own_pod_id(environ)
+    if pod_id is None or not secret("RUNPOD_API_KEY", environ):
+        missing = " and ".join(
+            name for name, value in ((POD_ID_ENV, pod_id), ("RUNPOD_API_KEY", secret("RUNPOD_API_KEY", environ))) if not value
+        )
+        raise UsageError(
+            f"stopping the pod when idle needs {missing} (RunPod sets both inside a pod); "
+            "set POSE_FACTORY_STOP_POD_WHEN_IDLE=0 or --stop-pod-when-idle 0 to run without it"
+        )
+    client = RunPodClient.from_settings(settings, environ)
+    return lambda: client.stop_pod(pod_id)
 
 
 class RunPodClient:
@@ -243,6 +280,15 @@ class RunPodClient:
         validate_pod_id(pod_id)
         data = self._request("stop pod", STOP_POD_MUTATION, {"input": {"podId": pod_id}})
         return self._pod_result("stop pod", data, "podStop", pod_id)
+
+    def terminate_pod(self, pod_id: str) -> None:
+        """Delete a pod for good: its container disk and volume are gone and all billing for it ends (``podTerminate``).
+
+        Callers that may interrupt work check :func:`~.pod_activity.busy_jobs` first (see
+        :func:`~.pod_activity.terminate_pod`).
+        """
+        validate_pod_id(pod_id)
+        self._request("terminate pod", TERMINATE_POD_MUTATION, {"input": {"podId": pod_id}})
 
     def create_pod(
         self,

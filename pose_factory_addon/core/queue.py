@@ -396,6 +396,17 @@ class JobQueue:
 
     # Worker side ---------------------------------------------------------------------
 
+    def held_leases(self) -> dict[str, str]:
+        """``{job_id: worker_id}`` of every lease that a worker holds now (not released, not expired)."""
+        now = self._clock()
+        held = {}
+        for key in self.store.list(PROCESSING):
+            stored = self.store.get(key)
+            record = _LeaseRecord.parse(stored.data) if stored is not None else None
+            if record is not None and not record.released and record.expires_at > now:
+                held[record.job_id] = record.worker_id
+        return held
+
     def pending_keys(self) -> list[str]:
         """Keys under ``jobs/pending/``, oldest job id first."""
         return self.store.list(PENDING)

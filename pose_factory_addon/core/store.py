@@ -365,6 +365,7 @@ class S3Store(ObjectStore):
         retry_seconds: float = defaults.S3_RETRY_S,
         access_key: str | None = None,
         secret_key: str | None = None,
+        session_token: str | None = None,
     ) -> None:
         import boto3
         from botocore.config import Config
@@ -391,9 +392,10 @@ class S3Store(ObjectStore):
             region_name=region or "auto",
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
+            aws_session_token=session_token,
             config=config,
         )
-        self._secrets = [value for value in (access_key, secret_key) if value]
+        self._secrets = [value for value in (access_key, secret_key, session_token) if value]
 
     def _full(self, key: str) -> str:
         validate_key(key)
@@ -566,7 +568,8 @@ def open_store(url: str, settings: Settings | None = None, environ: Mapping[str,
     """The store for ``url``: ``file:///folder``, a plain folder path, or ``s3://bucket/prefix``.
 
     S3 settings come from ``settings`` (``s3_endpoint``, ``s3_region``); credentials from the
-    environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``; ``environ`` replaces
+    environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, and ``AWS_SESSION_TOKEN`` for
+    temporary credentials such as R2's or AWS STS's; ``environ`` replaces
     ``os.environ``, for keys typed into Blender's preferences), falling back to boto3's own
     credential chain.
     """
@@ -583,6 +586,7 @@ def open_store(url: str, settings: Settings | None = None, environ: Mapping[str,
             region=settings.s3_region if settings else "auto",
             access_key=secret("AWS_ACCESS_KEY_ID", environ),
             secret_key=secret("AWS_SECRET_ACCESS_KEY", environ),
+            session_token=secret("AWS_SESSION_TOKEN", environ),
         )
     if text.startswith("file://"):
         parsed = urlparse(text)

@@ -1,23 +1,14 @@
-"""The RunPod client and `pods` CLI against a local HTTP server that speaks RunPod's GraphQL.
-
-The server answers each operation with a response shaped like RunPod's (field names from
-the API; values recorded from a typical A40 pod) and records every request it receives, so
-the tests can prove that ids travel as variables, the key is a Bearer token, and a hostile
-pod id never leaves the machine.
-"""
+"""The RunPod client and `pods` CLI against a local HTTP server that speaks RunPod's GraphQL (tests/runpod_server.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import threading
-import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from runpod_server import HOSTILE_ID, POD_ID, RunPodServer
 
 from pose_factory_addon.cli import main
 from pose_factory_addon.core.config import load_settings
@@ -25,158 +16,26 @@ from pose_factory_addon.core.errors import PodError, UsageError
 from pose_factory_addon.core.pod_state import read_pod_id
 from pose_factory_addon.core.pods import RunPodClient, agent_env, validate_pod_id
 
-POD_ID = "ld5b9pkblr0xdu"
-HOSTILE_ID = 'abc") { x }'
-RUNNING_POD = {
-    "id": POD_ID,
-    "name": "pose-factory-agent",
-    "desiredStatus": "RUNNING",
-    "imageName": "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04",
-    "gpuCount": 1,
-    "costPerHr": 0.39,
-    "uptimeSeconds": 3725,
-    "machine": {"gpuDisplayName": "A40"},
-    "runtime": {"uptimeInSeconds": 3725},
-}
-STOPPED_POD = {
-    **RUNNING_POD,
-    "id": "8f3kq0zt2mxa1c",
-    "name": "spare",
-    "desiredStatus": "EXITED",
-    "uptimeSeconds": 0,
-    "runtime": None,
-}
-GPU_TYPES = [
-    {
-        "id": "NVIDIA A40",
-        "displayName": "A40",
-        "memoryInGb": 48,
-        "secureCloud": True,
-        "communityCloud": False,
-        "securePrice": 0.44,
-        "communityPrice": 0.0,
-        "lowestPrice": {"uninterruptablePrice": 0.39, "stockStatus": "High"},
-    },
-    {
-        "id": "NVIDIA GeForce RTX 4090",
-        "displayName": "RTX 4090",
-        "memoryInGb": 24,
-        "secureCloud": True,
-        "communityCloud": True,
-        "securePrice": 0.69,
-        "communityPrice": 0.34,
-        "lowestPrice": {"uninterruptablePrice": 0.34, "stockStatus": "Medium"},
-    },
-]
-
-
-class _RunPodHandler(BaseHTTPRequestHandler):
-    server: _RunPodServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output clean."""
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-        if self.server.delay_s:
-            time.sleep(self.server.delay_s)
-        if self.server.mode == "unauthorized":
-            self._send(401, b"Unauthorized", "text/plain")
-            return
-        if self.server.mode == "graphql_error":
-            answer = {
-                "errors": [
-                    {
-                        "message": "There are no longer any instances available with the requested specifications.",
-                        "locations": [{"line": 1, "column": 50}],
-                        "path": ["podResume"],
-                        "extensions": {"code": "RUNPOD"},
-                    }
-                ],
-                "data": {"podResume": None},
-            }
-            self._send(200, json.dumps(answer).encode(), "application/json")
-            return
-        self._send(200, json.dumps({"data": self._answer(body)}).encode(), "application/json")
-
-    def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        query, variables = body["query"], body.get("variables") or {}
-        pods = {pod["id"]: pod for pod in (RUNNING_POD, STOPPED_POD)}
-        if "myself" in query:
-            return {"myself": {"pods": list(pods.values())}}
-        if "podStop" in query:
-            return {"podStop": {**pods[variables["input"]["podId"]], "desiredStatus": "EXITED", "runtime": None}}
-        if "podResume" in query:
-            return {"podResume": {**pods[variables["input"]["podId"]], "desiredStatus": "RUNNING"}}
-        if "podFindAndDeployOnDemand" in query:
-            deployment = variables["input"]
-            return {
-                "podFindAndDeployOnDemand": {
-                    **STOPPED_POD,
-                    "id": "n3wp0d5x7q2k9a",
-                    "name": deployment["name"],
-                    "desiredStatus": "RUNNING",
-                }
-            }
-        if "gpuTypes" in query:
-            return {"gpuTypes": GPU_TYPES}
-        if "pod(input" in query:
-            return {"pod": pods.get(variables["input"]["podId"])}
-        raise AssertionError(f"unexpected query {query}")
-
-    def _send(self, status: int, payload: bytes, content_type: str) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            return  # the client gave up first (the timeout test)
-
-
-class _RunPodServer(ThreadingHTTPServer):
-    daemon_threads = True
-    requests: list[dict[str, Any]]
-    mode: str
-    delay_s: float
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
 
 @pytest.fixture
-def runpod_server() -> Iterator[_RunPodServer]:
-    server = _RunPodServer(("127.0.0.1", 0), _RunPodHandler)
-    server.requests, server.mode, server.delay_s = [], "ok", 0.0
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-@pytest.fixture
-def client(runpod_server: _RunPodServer) -> RunPodClient:
+def client(runpod_server: RunPodServer) -> RunPodClient:
     return RunPodClient("rpa_testkey", runpod_server.base_url, timeout=5.0)
 
 
 @pytest.fixture
-def cli_env(runpod_server: _RunPodServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def cli_env(runpod_server: RunPodServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The environment of `RUNPOD_API_BASE_URL=http://127.0.0.1:PORT RUNPOD_API_KEY=k pose-factory ...`."""
     for name in list(os.environ):
         if name.startswith(("POSE_FACTORY_", "RUNPOD_", "AWS_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("RUNPOD_API_BASE_URL", runpod_server.base_url)
     monkeypatch.setenv("RUNPOD_API_KEY", "k")
     return tmp_path
 
 
-def test_list_pods_sends_bearer_key_to_graphql(client: RunPodClient, runpod_server: _RunPodServer) -> None:
+def test_list_pods_sends_bearer_key_to_graphql(client: RunPodClient, runpod_server: RunPodServer) -> None:
     pods = client.list_pods()
     assert [(pod.id, pod.status, pod.gpu, pod.cost_per_hr, pod.uptime_seconds) for pod in pods] == [
         (POD_ID, "RUNNING", "A40", 0.39, 3725),
@@ -198,7 +57,7 @@ def test_list_pods_sends_bearer_key_to_graphql(client: RunPodClient, runpod_serv
     ],
 )
 def test_pod_ids_travel_as_variables(
-    client: RunPodClient, runpod_server: _RunPodServer, call: Any, operation: str, expected_input: Any
+    client: RunPodClient, runpod_server: RunPodServer, call: Any, operation: str, expected_input: Any
 ) -> None:
     pod = call(client)
     assert pod.id == POD_ID
@@ -218,7 +77,7 @@ def test_unknown_pod(client: RunPodClient) -> None:
         client.get_pod("zzzzzzzzzzzzzz")
 
 
-def test_create_pod_sends_env_as_variables(client: RunPodClient, runpod_server: _RunPodServer) -> None:
+def test_create_pod_sends_env_as_variables(client: RunPodClient, runpod_server: RunPodServer) -> None:
     env = {"POSE_FACTORY_STORE": "s3://bucket/jobs", "AWS_SECRET_ACCESS_KEY": 'se"cret}'}
     pod = client.create_pod(name="agent", template_id="tmpl123", gpu_type_id="NVIDIA A40", env=env)
     assert pod.id == "n3wp0d5x7q2k9a" and pod.name == "agent"
@@ -240,7 +99,7 @@ def test_create_pod_sends_env_as_variables(client: RunPodClient, runpod_server: 
     }
 
 
-def test_create_pod_refuses_bad_options(client: RunPodClient, runpod_server: _RunPodServer) -> None:
+def test_create_pod_refuses_bad_options(client: RunPodClient, runpod_server: RunPodServer) -> None:
     with pytest.raises(UsageError, match="cloud type"):
         client.create_pod("agent", "tmpl", "NVIDIA A40", {}, cloud_type="CHEAP")
     with pytest.raises(UsageError, match="template"):
@@ -248,7 +107,7 @@ def test_create_pod_refuses_bad_options(client: RunPodClient, runpod_server: _Ru
     assert runpod_server.requests == []
 
 
-def test_gpu_types(client: RunPodClient, runpod_server: _RunPodServer) -> None:
+def test_gpu_types(client: RunPodClient, runpod_server: RunPodServer) -> None:
     gpus = {gpu.id: gpu for gpu in client.gpu_types()}
     assert gpus["NVIDIA A40"].community_price is None
     assert (gpus["NVIDIA A40"].secure_price, gpus["NVIDIA A40"].lowest_price, gpus["NVIDIA A40"].memory_gb) == (0.44, 0.39, 48)
@@ -256,20 +115,20 @@ def test_gpu_types(client: RunPodClient, runpod_server: _RunPodServer) -> None:
     assert runpod_server.requests[-1]["body"]["variables"] == {"lowestPrice": {"gpuCount": 1}}
 
 
-def test_unauthorized(client: RunPodClient, runpod_server: _RunPodServer) -> None:
+def test_unauthorized(client: RunPodClient, runpod_server: RunPodServer) -> None:
     runpod_server.mode = "unauthorized"
     with pytest.raises(PodError, match="RunPod rejected the API key") as caught:
         client.list_pods()
     assert "rpa_testkey" not in str(caught.value)
 
 
-def test_graphql_error_message(client: RunPodClient, runpod_server: _RunPodServer) -> None:
+def test_graphql_error_message(client: RunPodClient, runpod_server: RunPodServer) -> None:
     runpod_server.mode = "graphql_error"
     with pytest.raises(PodError, match="There are no longer any instances available with the requested specifications"):
         client.resume_pod(POD_ID)
 
 
-def test_timeout_is_a_sentence(runpod_server: _RunPodServer) -> None:
+def test_timeout_is_a_sentence(runpod_server: RunPodServer) -> None:
     runpod_server.delay_s = 1.0
     with pytest.raises(PodError, match=r"RunPod did not answer within 0.2 seconds \(list pods\); try again later"):
         RunPodClient("k", runpod_server.base_url, timeout=0.2).list_pods()
@@ -286,7 +145,7 @@ def test_missing_key() -> None:
 
 
 @pytest.mark.parametrize("pod_id", [HOSTILE_ID, "ABCDEF123456", "abc 123456", "", "a" * 33, "short", "../../etc"])
-def test_hostile_pod_id_never_reaches_server(client: RunPodClient, runpod_server: _RunPodServer, pod_id: str) -> None:
+def test_hostile_pod_id_never_reaches_server(client: RunPodClient, runpod_server: RunPodServer, pod_id: str) -> None:
     for call in (client.get_pod, client.stop_pod, client.resume_pod):
         with pytest.raises(UsageError, match="not a RunPod pod id"):
             call(pod_id)
@@ -317,7 +176,7 @@ def test_agent_env_needs_s3_store() -> None:
         agent_env(load_settings(environ={"POSE_FACTORY_STORE": "file:///tmp/store"}), environ={})
 
 
-def test_cli_pods_list_json(cli_env: Path, runpod_server: _RunPodServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_pods_list_json(cli_env: Path, runpod_server: RunPodServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pods", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(pod["id"], pod["status"], pod["cost_per_hr"]) for pod in listed] == [
@@ -330,12 +189,12 @@ def test_cli_pods_list_json(cli_env: Path, runpod_server: _RunPodServer, capsys:
 def test_cli_pods_list_table(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pods", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["ID", "NAME", "STATUS", "GPU", "COST", "UPTIME"]
-    assert lines[2].split() == [POD_ID, "pose-factory-agent", "RUNNING", "1x", "A40", "$0.39/h", "1h", "02m"]
+    assert lines[0].split() == ["ID", "NAME", "STATUS", "GPU", "COST", "UPTIME", "AGENT"]
+    assert lines[2].split() == [POD_ID, "pose-factory-agent", "RUNNING", "1x", "A40", "$0.39/h", "1h", "02m", "-"]
 
 
 def test_cli_pods_stop_sends_mutation_with_variable(
-    cli_env: Path, runpod_server: _RunPodServer, capsys: pytest.CaptureFixture[str]
+    cli_env: Path, runpod_server: RunPodServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["pods", "stop", POD_ID]) == 0
     assert f"stop requested for pod {POD_ID}" in capsys.readouterr().out
@@ -345,7 +204,7 @@ def test_cli_pods_stop_sends_mutation_with_variable(
 
 
 def test_cli_hostile_id_refused_before_request(
-    cli_env: Path, runpod_server: _RunPodServer, capsys: pytest.CaptureFixture[str]
+    cli_env: Path, runpod_server: RunPodServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["pods", "stop", HOSTILE_ID]) == 2
     assert "is not a RunPod pod id" in capsys.readouterr().err
@@ -353,7 +212,7 @@ def test_cli_hostile_id_refused_before_request(
     assert runpod_server.requests == []
 
 
-def test_cli_saved_pod_is_the_default(cli_env: Path, runpod_server: _RunPodServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_saved_pod_is_the_default(cli_env: Path, runpod_server: RunPodServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pods", "status"]) == 2
     assert "no pod given" in capsys.readouterr().err
     assert main(["pods", "use", POD_ID]) == 0
@@ -368,7 +227,7 @@ def test_cli_saved_pod_is_the_default(cli_env: Path, runpod_server: _RunPodServe
 
 
 def test_cli_create_passes_store_env_and_saves_pod(
-    cli_env: Path, runpod_server: _RunPodServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli_env: Path, runpod_server: RunPodServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("POSE_FACTORY_STORE", "s3://poses/queue")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
@@ -391,7 +250,7 @@ def test_cli_gpus_table_sorted_by_price(cli_env: Path, capsys: pytest.CaptureFix
 
 
 def test_cli_errors_are_one_line(
-    cli_env: Path, runpod_server: _RunPodServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli_env: Path, runpod_server: RunPodServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runpod_server.mode = "unauthorized"
     assert main(["pods", "list"]) == 1
@@ -399,3 +258,21 @@ def test_cli_errors_are_one_line(
     monkeypatch.delenv("RUNPOD_API_KEY")
     assert main(["pods", "list"]) == 1
     assert "RUNPOD_API_KEY is not set" in capsys.readouterr().err
+
+
+def test_cli_pods_env_prints_secret_references_never_values(
+    cli_env: Path, runpod_server: RunPodServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POSE_FACTORY_STORE", "s3://poses/queue")
+    monkeypatch.setenv("POSE_FACTORY_S3_ENDPOINT", "https://acct.r2.cloudflarestorage.com")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIEXAMPLEKEY")
+    monkeypatch.setenv("STABILITY_API_KEY", "sk-stability-example")
+    assert main(["pods", "env"]) == 0
+    out = capsys.readouterr().out
+    lines = dict(line.split("=", 1) for line in out.splitlines())
+    assert lines["POSE_FACTORY_STORE"] == "s3://poses/queue"
+    assert lines["AWS_SECRET_ACCESS_KEY"] == "{{ RUNPOD_SECRET_aws_secret_access_key }}"
+    assert lines["STABILITY_API_KEY"] == "{{ RUNPOD_SECRET_stability_api_key }}"
+    assert "EXAMPLE" not in out and "sk-stability" not in out
+    assert runpod_server.requests == []
