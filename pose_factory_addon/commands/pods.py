@@ -105,22 +105,9 @@ def _uptime(seconds: int) -> str:
     return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m {rest % 60:02d}s"
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.0f}m" if seconds >= 60 else f"{seconds:.0f}s"
-
-
 def _agent_text(activity: PodActivity | None) -> str:
-    """One cell: ``working render_...``, ``idle 4m (stops at 10m)``, ``stopped (idle)``, ``-`` or ``?``."""
-    if activity is None:
-        return "?"
-    if activity.state == "working":
-        return f"working {', '.join(activity.job_ids)}"
-    if activity.state == "idle" and activity.idle_seconds is not None:
-        limit = f" (stops at {_minutes(activity.stops_after_seconds)})" if activity.stops_after_seconds else ""
-        return f"idle {_minutes(activity.idle_seconds)}{limit}"
-    if activity.state == "stopped":
-        return f"stopped ({activity.reason})" if activity.reason else "stopped"
-    return "-"
+    """One cell of the AGENT column (``?`` when the store could not be read)."""
+    return "?" if activity is None else activity.describe()
 
 
 def _activities(args: argparse.Namespace, pods: list[Pod]) -> dict[str, PodActivity]:

@@ -180,6 +180,21 @@ class PodActivity:
     def busy(self) -> bool:
         return self.state == "working"
 
+    def describe(self) -> str:
+        """A few words: ``working render_...``, ``idle 4m (stops at 10m)``, ``stopped (idle)`` or ``-``."""
+        if self.state == "working":
+            return f"working {', '.join(self.job_ids)}"
+        if self.state == "idle" and self.idle_seconds is not None:
+            limit = f" (stops at {_minutes(self.stops_after_seconds)})" if self.stops_after_seconds else ""
+            return f"idle {_minutes(self.idle_seconds)}{limit}"
+        if self.state == "stopped":
+            return f"stopped ({self.reason})" if self.reason else "stopped"
+        return "-"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f}m" if seconds >= 60 else f"{seconds:.0f}s"
+
 
 def _activity(pod_id: str, held: dict[str, str], records: Iterable[AgentRecord], now: float) -> PodActivity:
     jobs = tuple(sorted(job_id for job_id, worker in held.items() if worker_on_pod(worker, pod_id)))

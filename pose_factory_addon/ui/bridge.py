@@ -96,6 +96,7 @@ class PodReport:
     gpu: str = ""
     cost_per_hour: float = 0.0
     error: str = ""
+    agent: str = ""  # what its agents do (working, idle 4m (stops at 10m), stopped), from the job store
 
 
 @dataclass(frozen=True)
@@ -323,7 +324,7 @@ def _apply(runtime: bpy.types.PropertyGroup, message: Message) -> None:
     elif isinstance(message, PodReport):
         runtime.pod_checked = True
         runtime.pod_id, runtime.pod_status, runtime.pod_gpu = message.pod_id, message.status, message.gpu
-        runtime.pod_cost_per_hour, runtime.pod_error = message.cost_per_hour, message.error
+        runtime.pod_cost_per_hour, runtime.pod_error, runtime.pod_agent = message.cost_per_hour, message.error, message.agent
     elif isinstance(message, LocalRenderWritten):
         runtime.last_output_folder = message.folder
     elif isinstance(message, LabelsChecked):

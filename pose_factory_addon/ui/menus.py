@@ -24,6 +24,7 @@ MENU_OPERATORS = (
     ("posefactory.pod_refresh", "NETWORK_DRIVE"),
     ("posefactory.pod_start", "PLAY"),
     ("posefactory.pod_stop", "PAUSE"),
+    ("posefactory.pod_terminate", "TRASH"),
 )
 
 

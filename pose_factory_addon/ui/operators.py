@@ -726,7 +726,12 @@ class _PodOperator(_PoseFactoryOperator):
         link = self._connection(context, "runpod")
         if link is None:
             return {"CANCELLED"}
-        label = {"refresh": "Reading pod status", "start": "Starting pod", "stop": "Stopping pod"}[self.action]
+        label = {
+            "refresh": "Reading pod status",
+            "start": "Starting pod",
+            "stop": "Stopping pod",
+            "terminate": "Terminating pod",
+        }[self.action]
         return self._run(context, "pods", label, pod_work(link, self.action), link)
 
 
@@ -755,6 +760,24 @@ class POSEFACTORY_OT_pod_stop(_PodOperator, bpy.types.Operator):
         return context.window_manager.invoke_confirm(  # type: ignore[no-any-return]
             self, event, title="Pose Factory: Stop Pod", message="Stop the pod? Jobs it is rendering will wait for another agent."
         )
+
+
+class POSEFACTORY_OT_pod_terminate(_PodOperator, bpy.types.Operator):
+    bl_idname = "posefactory.pod_terminate"
+    bl_label = "Pose Factory: Terminate Pod"
+    bl_description = (
+        "Delete the configured RunPod pod and its volume (a stopped pod's volume is still billed); "
+        "refused while its agent renders a job"
+    )
+    action = "terminate"
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.background = True
+        return context.window_manager.invoke_confirm(  # type: ignore[no-any-return]
+            self, event, title="Pose Factory: Terminate Pod",
+            message="Terminate the pod? It and its volume are deleted; nothing on it can be recovered.",
+            confirm_text="Terminate",
+        )  # fmt: skip
 
 
 class POSEFACTORY_OT_render_local(_PoseFactoryOperator, bpy.types.Operator):
@@ -974,6 +997,7 @@ classes = (
     POSEFACTORY_OT_pod_refresh,
     POSEFACTORY_OT_pod_start,
     POSEFACTORY_OT_pod_stop,
+    POSEFACTORY_OT_pod_terminate,
     POSEFACTORY_OT_render_local,
     POSEFACTORY_OT_cancel_task,
     POSEFACTORY_OT_test_store,

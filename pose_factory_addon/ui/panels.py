@@ -345,11 +345,14 @@ class POSEFACTORY_PT_pods(_SidebarPanel, bpy.types.Panel):
                 column.label(text=f"Status: {runtime.pod_status}")
                 column.label(text=f"GPU: {runtime.pod_gpu or 'unknown'}")
                 column.label(text=f"Price: {format_usd(runtime.pod_cost_per_hour)} per hour")
+                if runtime.pod_agent:
+                    column.label(text=f"Agent: {runtime.pod_agent}")
         else:
             layout.label(text="Status not read yet: press refresh", icon="INFO")
         row = layout.row(align=True)
         row.operator("posefactory.pod_start", text="Start", icon="PLAY")
         row.operator("posefactory.pod_stop", text="Stop", icon="PAUSE")
+        row.operator("posefactory.pod_terminate", text="Terminate", icon="TRASH")
         row.operator("posefactory.pod_refresh", text="", icon="FILE_REFRESH")
         _task_status(layout, context, "pods")
 

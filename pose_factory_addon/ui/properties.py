@@ -313,6 +313,7 @@ class PoseFactoryRuntime(bpy.types.PropertyGroup):
     pod_gpu: bpy.props.StringProperty(name="GPU")  # type: ignore[valid-type]
     pod_cost_per_hour: bpy.props.FloatProperty(name="USD per Hour")  # type: ignore[valid-type]
     pod_error: bpy.props.StringProperty(name="Pod Error")  # type: ignore[valid-type]
+    pod_agent: bpy.props.StringProperty(name="Agent", description="What the pod's agents do")  # type: ignore[valid-type]
     last_output_folder: bpy.props.StringProperty(name="Last Local Render", subtype="DIR_PATH")  # type: ignore[valid-type]
     label_check: bpy.props.PointerProperty(type=PoseFactoryLabelCheck)  # type: ignore[valid-type]
     estimate: bpy.props.PointerProperty(type=PoseFactoryEstimate)  # type: ignore[valid-type]

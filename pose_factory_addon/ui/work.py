@@ -25,6 +25,7 @@ from ..core.enhance_options import EnhanceOptions
 from ..core.errors import PodError, PoseFactoryError, RenderError, StoreError, UsageError
 from ..core.frames import frame_count_estimate, parse_frame_spec
 from ..core.manifest import RenderParams, new_render_manifest
+from ..core.pod_activity import pod_activity, terminate_pod
 from ..core.pods import Pod, RunPodClient
 from ..core.progress import parse_progress_line
 from ..core.queue import JobQueue, JobStatus
@@ -227,13 +228,18 @@ def _pod_client(connection: Connection) -> RunPodClient:
 
 
 def pod_work(connection: Connection, action: str) -> Work:
-    """``action`` is ``refresh``, ``start`` or ``stop`` on the configured pod; the result is a PodReport."""
+    """``action`` is ``refresh``, ``start``, ``stop`` or ``terminate`` on the configured pod; the result is a
+    PodReport with what its agents do. Terminating refuses a pod whose agent holds a job."""
 
     def work(task: TaskContext) -> str:
         if not connection.pod_id:
             raise PodError(NOT_CONFIGURED["pod"])
         try:
             client = _pod_client(connection)
+            if action == "terminate":
+                terminate_pod(client, open_queue(connection), connection.pod_id)
+                task.post(PodReport(connection.pod_id, "TERMINATED"))
+                return f"Pod {connection.pod_id} terminated: it and its volume are gone"
             pod: Pod = {
                 "refresh": client.get_pod,
                 "start": client.resume_pod,
@@ -242,10 +248,20 @@ def pod_work(connection: Connection, action: str) -> Work:
         except PoseFactoryError as error:
             task.post(PodReport(connection.pod_id, error=str(error)))
             raise
-        task.post(PodReport(pod.id or connection.pod_id, pod.status, pod.gpu, pod.cost_per_hr))
+        task.post(PodReport(pod.id or connection.pod_id, pod.status, pod.gpu, pod.cost_per_hr, agent=_agent(connection, pod)))
         return f"Pod {pod.id or connection.pod_id}: {pod.status}"
 
     return work
+
+
+def _agent(connection: Connection, pod: Pod) -> str:
+    """What a running pod's agents do, from the job store (``""`` when it is not running or the store is unreadable)."""
+    if pod.status != "RUNNING":
+        return ""
+    try:
+        return pod_activity(open_queue(connection), connection.pod_id).describe()
+    except PoseFactoryError:
+        return "unknown (the job store cannot be read)"
 
 
 def search_dirs(folders: Sequence[str]) -> tuple[str, ...]:

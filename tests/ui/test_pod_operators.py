@@ -50,6 +50,8 @@ class _RunPodHandler(BaseHTTPRequestHandler):
             data = {"podStop": _pod("EXITED")}
         elif "podResume" in query:
             data = {"podResume": _pod("RUNNING")}
+        elif "podTerminate" in query:
+            data = {"podTerminate": None}
         else:
             data = {"pod": _pod("RUNNING")}
         payload = json.dumps({"data": data}).encode()
@@ -130,3 +132,37 @@ def test_unknown_pod_is_reported_in_one_line_and_shown(runpod: _RunPodServer, pr
         bpy.ops.posefactory.pod_refresh()
     row_texts = draw(POSEFACTORY_PT_pods, addon).joined()
     assert "RunPod has no pod zzzzzzzzzzzzzz" in row_texts and API_KEY not in row_texts
+
+
+def test_terminate_refuses_a_pod_whose_agent_renders_and_terminates_an_idle_one(
+    runpod: _RunPodServer, preferences: Any, addon: Any
+) -> None:
+    from pose_factory_addon.core.config import load_settings
+    from pose_factory_addon.core.manifest import CharacterRef, RenderParams, new_render_manifest
+    from pose_factory_addon.core.pod_activity import AgentPresence, pod_worker_id
+    from pose_factory_addon.core.queue import JobQueue
+    from pose_factory_addon.ui.panels import POSEFACTORY_PT_pods
+
+    preferences.runpod_api_key = API_KEY
+    preferences.runpod_pod_id = POD_ID
+    queue = JobQueue.from_settings(load_settings())
+    presence = AgentPresence(queue.store, pod_worker_id(POD_ID, "1"), POD_ID, stop_when_idle_s=600.0)
+    presence.set("idle")
+    assert bpy.ops.posefactory.pod_refresh() == {"FINISHED"}
+    runtime = addon.window_manager.pose_factory
+    assert runtime.pod_agent.startswith("idle") and "(stops at 10m)" in runtime.pod_agent
+    assert "Agent: idle" in draw(POSEFACTORY_PT_pods, addon).joined()
+    assert "posefactory.pod_terminate" in draw(POSEFACTORY_PT_pods, addon).operators()
+    manifest = new_render_manifest(RenderParams(characters=(CharacterRef("hero", "ab" * 32, "glb"),)))
+    queue.submit(manifest)
+    lease = queue.claim(queue.pending_keys()[0], pod_worker_id(POD_ID, "1"))
+    assert lease is not None
+    presence.set("working", manifest.job_id)
+    with pytest.raises(RuntimeError, match=manifest.job_id):
+        bpy.ops.posefactory.pod_terminate()
+    assert not any("podTerminate" in request["body"]["query"] for request in runpod.requests)
+    lease.release("the test is done with it")
+    presence.set("idle")
+    assert bpy.ops.posefactory.pod_terminate() == {"FINISHED"}
+    assert runtime.pod_status == "TERMINATED"
+    assert sum("podTerminate" in request["body"]["query"] for request in runpod.requests) == 1

@@ -22,6 +22,7 @@ OPERATORS = {
     "pod_start",
     "pod_stop",
     "pod_refresh",
+    "pod_terminate",
     "render_local",
     "open_results_folder",
     "load_contact_sheet",
