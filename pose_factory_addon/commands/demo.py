@@ -73,7 +73,7 @@ def run_demo(args: argparse.Namespace) -> int:
     people = _generate_people(args.out / PEOPLE_DIR)
     files = character_files([args.samples, *people])
     params = render_params_from_args(SimpleNamespace(**DEMO_OPTIONS), files, output_name="demo")
-    summary = render_locally(params, files, args.out, workers=args.workers)
+    summary = render_locally(params, files, args.out, workers=args.workers, mode="overwrite")
     sheet = args.out / CONTACT_SHEET
     count = write_contact_sheet(args.out, sheet, max_images=summary["counts"]["images"], tile=160)
     timings = summary["timings"]

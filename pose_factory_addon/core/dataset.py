@@ -7,6 +7,7 @@ one dataset (``pose-factory render --workers N``).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -95,8 +96,11 @@ def merge_summaries(parts: Sequence[dict[str, Any]], wall_s: float) -> dict[str,
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as indented UTF-8 JSON."""
-    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    """Write ``data`` as indented UTF-8 JSON, atomically: a reader (or a resumed render) sees the old file or the
+    whole new one, never half of it."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(partial, path)
 
 
 def write_dataset_files(out_dir: Path, summary: dict[str, Any], labels: Sequence[dict[str, Any]]) -> None:
