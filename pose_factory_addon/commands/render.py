@@ -62,6 +62,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--summary-to", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--params-from", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--keep-finished", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--frame-share", type=_frame_share, default=(0, 1), help=argparse.SUPPRESS)
     parser.set_defaults(func=run_render)
 
 
@@ -92,7 +93,7 @@ def render_locally(
     bar = ProgressBar("render")
     with stop_requested() as stop:
         try:
-            if workers <= 1 or len(files) <= 1:
+            if workers <= 1:
                 from ..render.pipeline import render_dataset
 
                 summary = render_dataset(
@@ -181,6 +182,7 @@ def _run_worker(args: argparse.Namespace, params: RenderParams, files: Mapping[s
             stop=stop,
             finished=finished_images(args.out) if args.keep_finished else None,
             on_phase=report.phase,
+            frame_share=args.frame_share,
         )
     write_json(args.summary_to, summary)
     return INTERRUPTED_EXIT if summary.get("interrupted") else 0
@@ -189,11 +191,23 @@ def _run_worker(args: argparse.Namespace, params: RenderParams, files: Mapping[s
 _WORKER_POLL_S = 0.1
 
 
-def _split(names: Sequence[str], workers: int) -> list[list[str]]:
+def _frame_share(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N with I < N")
+    return int(index), int(count)
+
+
+def _split(names: Sequence[str], workers: int) -> list[tuple[list[str], tuple[int, int]]]:
+    """Each worker's characters and frame share: by characters when there are at least as many as workers,
+    else every character's frames are shared by ``workers // characters`` workers (one long clip uses every core)."""
+    shares = max(1, workers // len(names))
+    if shares > 1:
+        return [([name], (index, shares)) for name in names for index in range(shares)]
     groups: list[list[str]] = [[] for _ in range(min(workers, len(names)))]
     for index, name in enumerate(names):
         groups[index % len(groups)].append(name)
-    return groups
+    return [(group, (0, 1)) for group in groups]
 
 
 @dataclass(frozen=True)
@@ -208,7 +222,12 @@ class _WorkerOptions:
 
 
 def _worker_command(
-    params: RenderParams, files: Mapping[str, Path], out_dir: Path, part: Path, options: _WorkerOptions
+    params: RenderParams,
+    files: Mapping[str, Path],
+    out_dir: Path,
+    part: Path,
+    options: _WorkerOptions,
+    frame_share: tuple[int, int],
 ) -> list[str]:
     """The command for one worker; its share of ``params`` goes in ``part.json`` as a render manifest."""
     share = replace(params, characters=tuple(ref for ref in params.characters if ref.name in files))
@@ -217,6 +236,7 @@ def _worker_command(
     extra += ["--backgrounds", str(options.backgrounds)] if options.backgrounds is not None else []
     extra += ["--debug-overlays"] if options.debug_overlays else []
     extra += ["--keep-finished"] if options.keep_finished else []
+    extra += ["--frame-share", f"{frame_share[0]}/{frame_share[1]}"] if frame_share[1] > 1 else []
     bvh_files = {motion.name: options.motions[motion.name] for motion in params.motions if not motion.is_library}
     return child_render_command(params_file, files, bvh_files, out_dir, extra)
 
@@ -258,9 +278,9 @@ def _render_in_workers(
 
     processes = []
     threads = []
-    for slot, names in enumerate(groups):
+    for slot, (names, frame_share) in enumerate(groups):
         summary_path = parts_dir / f"part-{slot}.json"
-        command = _worker_command(params, {name: files[name] for name in names}, out_dir, summary_path, options)
+        command = _worker_command(params, {name: files[name] for name in names}, out_dir, summary_path, options, frame_share)
         log = (parts_dir / f"part-{slot}.log").open("w", encoding="utf-8")
         process = subprocess.Popen(
             command,

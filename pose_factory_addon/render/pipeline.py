@@ -41,7 +41,7 @@ from ..core.camera import (
     seed_camera_matrix,
     world_to_camera,
 )
-from ..core.dataset import finish_summary, new_summary, write_dataset_files, write_json
+from ..core.dataset import ORDER_KEY, drop_order, finish_summary, new_summary, write_dataset_files, write_json
 from ..core.drawing import draw_mask_outline, draw_skeleton
 from ..core.errors import PoseFactoryError, RenderError
 from ..core.frames import frame_count_estimate, parse_frame_spec, select_frames
@@ -190,6 +190,10 @@ class _Run:
     stop: threading.Event
     finished: Mapping[str, dict[str, Any]]
     phase: Callable[[str], None]
+    frame_share: tuple[int, int] = (0, 1)  # (i, n): render only the i-th of every n chosen frames (one of n workers)
+
+    def renders(self, frame_index: int) -> bool:
+        return frame_index % self.frame_share[1] == self.frame_share[0]
 
 
 @dataclass
@@ -295,7 +299,7 @@ def _render_animation(
     frames = choice.frames
     import_s = setup_s + time.perf_counter() - started
     views = orbit_views(params.angles, params.elevations)
-    counter.settle(key, len(frames) * len(views))
+    counter.settle(key, sum(extras.run.renders(index) for index in range(len(frames))) * len(views))
     started = time.perf_counter()
     extras.run.phase(f"framing {key}")
     K = camera_intrinsics(scene, camera)
@@ -309,6 +313,8 @@ def _render_animation(
     for frame_index, frame in enumerate(frames):
         if extras.run.stop.is_set():
             break
+        if not extras.run.renders(frame_index):
+            continue  # another worker renders this frame (the framing above covered every frame: same cameras)
         scene.frame_set(frame)
         environment = sample_environment(
             params.randomize,
@@ -332,7 +338,7 @@ def _render_animation(
             kept = extras.run.finished.get(f"{key}/{stem}.png")
             if kept is not None:  # a resumed render keeps what the interrupted one finished
                 labels.append(kept["label"])
-                images.append(_image_entry(kept["label"], f"{key}/{stem}.json", kept["timings"]))
+                images.append(_image_entry(kept["label"], f"{key}/{stem}.json", kept["timings"], (frame_index, view_index)))
                 counter.step()
                 continue
             jitter = sample_camera(params.randomize, params.seed, key, frame, view_index, params.angles)
@@ -395,7 +401,8 @@ def _render_animation(
             if debug_overlays:
                 _write_overlay(out_dir, key, stem, image_path, label)
             labels.append(label)
-            images.append(_image_entry(label, f"{key}/{stem}.json", {"render_s": render_s, "label_s": label_s}))
+            timings = {"render_s": render_s, "label_s": label_s}
+            images.append(_image_entry(label, f"{key}/{stem}.json", timings, (frame_index, view_index)))
             counter.step()
     camera.data.lens, camera.data.sensor_width = default_lens
     record = {
@@ -418,13 +425,18 @@ def _render_animation(
     return record, images, labels
 
 
-def _image_entry(label: dict[str, Any], label_path: str, timings: Mapping[str, Any]) -> dict[str, Any]:
-    """An image's entry in ``dataset.json``: its files and seconds spent (those of the first run for a kept image)."""
+def _image_entry(label: dict[str, Any], label_path: str, timings: Mapping[str, Any], place: tuple[int, int]) -> dict[str, Any]:
+    """An image's entry in ``dataset.json``: its files and seconds spent (those of the first run for a kept image).
+
+    ``place`` (frame index, view index) orders the images of workers that rendered shares of one
+    animation's frames (:func:`~..core.dataset.merge_summaries` removes it).
+    """
     return {
         "image": label["image"],
         "label": label_path,
         "render_s": round(float(timings.get("render_s", 0.0)), 4),
         "label_s": round(float(timings.get("label_s", 0.0)), 4),
+        ORDER_KEY: list(place),
     }
 
 
@@ -466,6 +478,7 @@ def render_dataset(
     stop: threading.Event | None = None,
     finished: Mapping[str, dict[str, Any]] | None = None,
     on_phase: Callable[[str], None] | None = None,
+    frame_share: tuple[int, int] = (0, 1),
 ) -> dict[str, Any]:
     """Render and label every character of ``params`` into ``out_dir``; returns the ``dataset.json`` content.
 
@@ -483,6 +496,8 @@ def render_dataset(
     finished images and says ``"interrupted": true``. ``finished`` are the images a resumed render keeps
     (:func:`~..core.dataset_folder.prepare_output`): they are listed, not rendered again. ``on_phase``
     hears which step starts (``importing <name>``, ``framing <key>``, ``rendering <image>``).
+    ``frame_share`` ``(i, n)`` renders only every n-th chosen frame from the i-th (one of n workers
+    sharing a long clip); the framing still covers every frame, so the cameras are the same.
     This resets the process's Blender scene (run it in a background Blender or the bpy module).
     """
     wall_started = time.perf_counter()
@@ -501,7 +516,7 @@ def render_dataset(
     counter = _Counter({key: estimate for names in keys.values() for key in names}, progress)
     counter.report()
     labels: list[dict[str, Any]] = []
-    run = _Run(stop or threading.Event(), finished or {}, on_phase or _no_phase)
+    run = _Run(stop or threading.Event(), finished or {}, on_phase or _no_phase, frame_share)
     for ref in characters:
         if run.stop.is_set():
             break
@@ -524,6 +539,8 @@ def render_dataset(
         labels.extend(character_labels)
     if run.stop.is_set():
         summary["interrupted"] = True
+    if write_summary:
+        drop_order(summary)
     finish_summary(summary, time.perf_counter() - wall_started)
     if write_summary:
         write_dataset_files(out_dir, summary, labels)
