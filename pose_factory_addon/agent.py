@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -51,6 +52,10 @@ _FINISHED_MARKER = ".finished"
 CHARACTERS_DIR = "characters"  # a job's generated character files, published as assets
 ENHANCED_DIR = "enhanced"  # a render job's dataset enhanced by Stability AI (params.enhance), inside its results
 ASSETS_FILE = "assets.json"
+# An agent picks its next job at random among the oldest CLAIM_WINDOW pending jobs, so agents polling
+# together rarely race for the same one; finished jobs' leases are deleted in batches of LEASE_FLUSH_JOBS.
+CLAIM_WINDOW = 64
+LEASE_FLUSH_JOBS = 32
 
 
 class JobHandler(Protocol):
@@ -228,40 +233,68 @@ def run_agent(
     handlers: Mapping[str, JobHandler] = BUILTIN_HANDLERS,
     stop: threading.Event | None = None,
     log: EventLog | None = None,
+    device: Mapping[str, Any] | None = None,
 ) -> int:
     """Process jobs until ``stop`` is set, ``max_jobs`` were handled, or (``once``) none is claimable.
 
-    Returns the number of jobs this agent claimed and finished (completed, failed or released).
+    ``device`` (the render device record) is logged with ``agent_started``. Returns the number of
+    jobs this agent claimed and finished (completed, failed or released).
     """
     stop = stop or threading.Event()
     log = log or EventLog(options.worker_id)
     queue = JobQueue(store, max_attempts=options.max_attempts, lease_seconds=options.lease_seconds)
+    queue.defer_lease_cleanup = True
     workspace = options.workspace
     (workspace / "jobs").mkdir(parents=True, exist_ok=True)
     (workspace / "cache" / "characters").mkdir(parents=True, exist_ok=True)
-    log("agent_started", store=store.url, workspace=str(workspace), once=options.once, lease_seconds=options.lease_seconds)
+    log(
+        "agent_started",
+        store=store.url,
+        workspace=str(workspace),
+        once=options.once,
+        lease_seconds=options.lease_seconds,
+        **(device or {}),
+    )
     _clean_workspace(workspace, options.workspace_max_age_s, log)
     handled = 0
-    while not stop.is_set() and (options.max_jobs is None or handled < options.max_jobs):
-        lease = _claim_next(queue, options.worker_id, stop, log)
-        if lease is not None:
-            _process(queue, lease, handlers, workspace, stop, log)
-            handled += 1
-            _clean_workspace(workspace, options.workspace_max_age_s, log)
-            continue
-        if options.once:
-            break
-        stop.wait(options.poll_seconds)
-    log("agent_stopped", jobs=handled, reason="signal" if stop.is_set() else "done")
+    picker = random.Random()
+    try:
+        while not stop.is_set() and (options.max_jobs is None or handled < options.max_jobs):
+            lease = _claim_next(queue, options.worker_id, stop, log, picker, None if options.once else CLAIM_WINDOW)
+            if lease is not None:
+                _process(queue, lease, handlers, workspace, stop, log)
+                handled += 1
+                if handled % LEASE_FLUSH_JOBS == 0:
+                    _flush_leases(queue, log)
+                _clean_workspace(workspace, options.workspace_max_age_s, log)
+                continue
+            _flush_leases(queue, log)
+            if options.once:
+                break
+            stop.wait(options.poll_seconds)
+    finally:
+        _flush_leases(queue, log)
+    log("agent_stopped", jobs=handled, reason="signal" if stop.is_set() else "done", store_requests=store.requests_sent)
     return handled
 
 
-def _claim_next(queue: JobQueue, worker_id: str, stop: threading.Event, log: EventLog) -> Lease | None:
+def _flush_leases(queue: JobQueue, log: EventLog) -> None:
     try:
-        keys = queue.pending_keys()
+        queue.flush_leases()
+    except PoseFactoryError as error:
+        log("cleanup_failed", error=str(error))
+
+
+def _claim_next(
+    queue: JobQueue, worker_id: str, stop: threading.Event, log: EventLog, picker: random.Random, window: int | None
+) -> Lease | None:
+    """Claim one of the oldest ``window`` pending jobs (all with ``None``), trying them in random order."""
+    try:
+        keys = queue.pending_keys(window)
     except PoseFactoryError as error:
         log("poll_failed", error=str(error))
         return None
+    picker.shuffle(keys)
     for key in keys:
         if stop.is_set():
             return None
@@ -334,8 +367,8 @@ def _process(
         published = publish_characters(queue, out_dir)
         if published:
             log("characters_published", job_id, count=len(published))
+        won = lease.complete(out_dir)  # the heartbeat keeps the lease alive while the results upload
         heartbeat.done.set()
-        won = lease.complete(out_dir)
         log("job_completed", job_id, attempt=lease.attempt, committed=won, seconds=round(time.monotonic() - started, 3))
     except _ShutdownRequested:
         heartbeat.done.set()

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,12 +109,26 @@ class ObjectStore(ABC):
         """Replace the object only if its ETag is ``etag``: the new ETag, or ``None`` if it changed or is gone."""
 
     @abstractmethod
-    def list(self, prefix: str) -> list[str]:
-        """Every key starting with ``prefix`` (a folder such as ``jobs/pending/``), sorted."""
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+        """Keys starting with ``prefix`` (a folder such as ``jobs/pending/``), sorted; the first ``limit`` only if given."""
 
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove the object; a missing key is not an error."""
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Remove several objects (missing ones are fine); S3 sends one request per 1,000 keys.
+
+        The order in which one call removes its keys is not defined: callers that need an order
+        make two calls.
+        """
+        for key in keys:
+            self.delete(key)
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests sent to a remote store so far (0 for a local folder); for logs and benchmarks."""
+        return 0
 
     @abstractmethod
     def upload_file(self, key: str, path: str | os.PathLike[str]) -> str:
@@ -259,7 +273,7 @@ class LocalStore(ObjectStore):
     def put_if_match(self, key: str, data: bytes, etag: str) -> str | None:
         return self._write("put_if_match", key, data, lambda current: current is not None and current.etag == etag)
 
-    def list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
         folder, _, _ = prefix.rpartition("/")
         start = self._path("list", folder) if folder else self.root
         if not start.is_dir():
@@ -271,7 +285,7 @@ class LocalStore(ObjectStore):
                 key = Path(directory, name).relative_to(self.root).as_posix()
                 if key.startswith(prefix) and is_valid_key(key):
                     keys.append(key)
-        return sorted(keys)
+        return sorted(keys)[:limit]
 
     def delete(self, key: str) -> None:
         path = self._path("delete", key)
@@ -341,6 +355,7 @@ _RETRYABLE_CODES = frozenset(
     }
 )
 _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
+_DELETE_BATCH = 1000  # S3's limit of keys per DeleteObjects request
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
@@ -393,6 +408,15 @@ class S3Store(ObjectStore):
             config=config,
         )
         self._secrets = [value for value in (access_key, secret_key) if value]
+        self._sent = 0
+        self._client.meta.events.register("before-send.s3", self._count_request)
+
+    def _count_request(self, **_kwargs: Any) -> None:
+        self._sent += 1
+
+    @property
+    def requests_sent(self) -> int:
+        return self._sent
 
     def _full(self, key: str) -> str:
         validate_key(key)
@@ -509,24 +533,45 @@ class S3Store(ObjectStore):
     def put_if_match(self, key: str, data: bytes, etag: str) -> str | None:
         return self._conditional_put("put_if_match", key, data, {"IfMatch": etag})
 
-    def list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
         base = f"{self.prefix}/" if self.prefix else ""
 
         def request(_attempt: int) -> list[str]:
-            keys = []
+            keys: list[str] = []
             paginator = self._client.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=base + prefix):
+            pages = {"MaxItems": limit, "PageSize": min(limit, 1000)} if limit else {}
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=base + prefix, PaginationConfig=pages):
                 for item in page.get("Contents", []):
                     key = str(item["Key"])[len(base) :]
                     if is_valid_key(key):
                         keys.append(key)
-            return sorted(keys)
+            return sorted(keys)[:limit]
 
         return self._call("list", prefix or "/", request)
 
     def delete(self, key: str) -> None:
         full = self._full(key)
         self._call("delete", key, lambda _attempt: self._client.delete_object(Bucket=self.bucket, Key=full))
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), _DELETE_BATCH):
+            batch = list(keys[start : start + _DELETE_BATCH])
+            objects = [{"Key": self._full(key)} for key in batch]
+
+            def request(_attempt: int, objects: list[dict[str, str]] = objects) -> Any:
+                return self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+
+            try:
+                response = self._call("delete", batch[0], request)
+            except StoreError:
+                # A server without DeleteObjects (or one that refuses its checksum) still deletes one by one.
+                for key in batch:
+                    self.delete(key)
+                continue
+            errors = [item for item in response.get("Errors", []) if str(item.get("Code")) not in _MISSING_CODES]
+            if errors:
+                first = errors[0]
+                raise self._error("delete", batch[0], f"{first.get('Code')} {first.get('Message', '')}")
 
     def upload_file(self, key: str, path: str | os.PathLike[str]) -> str:
         full = self._full(key)
