@@ -56,6 +56,7 @@ ASSETS_FILE = "assets.json"
 # together rarely race for the same one; finished jobs' leases are deleted in batches of LEASE_FLUSH_JOBS.
 CLAIM_WINDOW = 64
 LEASE_FLUSH_JOBS = 32
+_WORKSPACE_CLEAN_INTERVAL_S = 60.0  # finished job folders are kept for hours; looking once a minute is enough
 
 
 class JobHandler(Protocol):
@@ -256,17 +257,20 @@ def run_agent(
         **(device or {}),
     )
     _clean_workspace(workspace, options.workspace_max_age_s, log)
+    cleaned_at = time.monotonic()
     handled = 0
     picker = random.Random()
     try:
         while not stop.is_set() and (options.max_jobs is None or handled < options.max_jobs):
-            lease = _claim_next(queue, options.worker_id, stop, log, picker, None if options.once else CLAIM_WINDOW)
+            lease = _claim_next(queue, options.worker_id, stop, log, picker, CLAIM_WINDOW)
             if lease is not None:
                 _process(queue, lease, handlers, workspace, stop, log)
                 handled += 1
                 if handled % LEASE_FLUSH_JOBS == 0:
                     _flush_leases(queue, log)
-                _clean_workspace(workspace, options.workspace_max_age_s, log)
+                if time.monotonic() - cleaned_at >= _WORKSPACE_CLEAN_INTERVAL_S:
+                    _clean_workspace(workspace, options.workspace_max_age_s, log)
+                    cleaned_at = time.monotonic()
                 continue
             _flush_leases(queue, log)
             if options.once:
@@ -288,13 +292,27 @@ def _flush_leases(queue: JobQueue, log: EventLog) -> None:
 def _claim_next(
     queue: JobQueue, worker_id: str, stop: threading.Event, log: EventLog, picker: random.Random, window: int | None
 ) -> Lease | None:
-    """Claim one of the oldest ``window`` pending jobs (all with ``None``), trying them in random order."""
+    """Claim one of the oldest ``window`` pending jobs, trying them in random order; when none of a full
+    window can be claimed (more agents than the window holds jobs), every pending job."""
     try:
         keys = queue.pending_keys(window)
     except PoseFactoryError as error:
         log("poll_failed", error=str(error))
         return None
     picker.shuffle(keys)
+    lease = _claim_first(queue, keys, worker_id, stop, log)
+    if lease is not None or window is None or len(keys) < window or stop.is_set():
+        return lease
+    try:
+        tried = set(keys)
+        rest = [key for key in queue.pending_keys() if key not in tried]
+    except PoseFactoryError as error:
+        log("poll_failed", error=str(error))
+        return None
+    return _claim_first(queue, rest, worker_id, stop, log)
+
+
+def _claim_first(queue: JobQueue, keys: list[str], worker_id: str, stop: threading.Event, log: EventLog) -> Lease | None:
     for key in keys:
         if stop.is_set():
             return None

@@ -394,11 +394,15 @@ class S3Store(ObjectStore):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
             retries={"total_max_attempts": 1, "mode": "standard"},
+            parameter_validation=False,  # every key is validated before a request; botocore's check costs 0.2 ms a call
             connect_timeout=10,
             read_timeout=60,
             s3={"addressing_style": "path"} if endpoint else {},
         )
         session = boto3.session.Session()
+        # Nothing here reads a timestamp from a response; botocore would parse each one with dateutil
+        # (about 0.2 ms apiece: 10 ms for every LIST of 64 keys an agent makes per poll).
+        session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
         self._client = session.client(
             "s3",
             endpoint_url=endpoint or None,
