@@ -76,9 +76,7 @@ def test_submit_uploads_character_once_and_queues_pending(queue: JobQueue, store
         queue.submit(first)
 
 
-def test_claim_complete_and_download(
-    queue: JobQueue, store: ObjectStore, clock: Clock, character: Path, tmp_path: Path
-) -> None:
+def test_claim_complete_and_download(queue: JobQueue, store: ObjectStore, clock: Clock, character: Path, tmp_path: Path) -> None:
     manifest = submit_job(queue, character)
     lease = queue.claim(pending_key(manifest.job_id), "worker-a")
     assert lease is not None and lease.attempt == 1 and lease.manifest == manifest
@@ -412,7 +410,9 @@ def test_completed_wins_over_a_late_cancel_and_old_status_objects_are_read(
         queue.cancel(manifest.job_id)
 
     old = "render_20240101_000000_0123abcd"
-    store.put(f"jobs/status/{old}.json", json.dumps({"job_id": old, "job_type": "render", "state": "failed", "error": "x"}).encode())
+    store.put(
+        f"jobs/status/{old}.json", json.dumps({"job_id": old, "job_type": "render", "state": "failed", "error": "x"}).encode()
+    )
     status = queue.status(old)
     assert status is not None and status.state == "failed" and status.error == "x"
     assert {job.job_id: job.state for job in queue.list_jobs()}[old] == "failed"
