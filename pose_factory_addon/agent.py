@@ -31,6 +31,7 @@ from typing import Any, Protocol, TextIO
 from .core import defaults
 from .core.character_files import preferred_character_file
 from .core.config import load_settings, user_data_dir
+from .core.devices import DEVICE_CHOICES
 from .core.enhance_options import EnhanceOptions
 from .core.errors import CostLimitExceeded, EnhanceError, ManifestError, PoseFactoryError, QAError, RenderError, UsageError
 from .core.manifest import CHARACTER_EXTENSIONS, CharacterParams, JobManifest, RenderParams
@@ -238,7 +239,7 @@ def run_agent(
 ) -> int:
     """Process jobs until ``stop`` is set, ``max_jobs`` were handled, or (``once``) none is claimable.
 
-    ``device`` (the render device record) is logged with ``agent_started``. Returns the number of
+    ``device`` (the render device record: device, backend, GPU names) is logged with ``agent_started``. Returns the number of
     jobs this agent claimed and finished (completed, failed or released).
     """
     stop = stop or threading.Event()
@@ -254,7 +255,7 @@ def run_agent(
         workspace=str(workspace),
         once=options.once,
         lease_seconds=options.lease_seconds,
-        **(device or {}),
+        **({"render_device": dict(device)} if device else {}),
     )
     _clean_workspace(workspace, options.workspace_max_age_s, log)
     cleaned_at = time.monotonic()
@@ -468,6 +469,12 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workspace", metavar="DIR", help=f"work folder (default $WORKSPACE_ROOT, then {defaults.WORKSPACE_ROOT})"
     )
+    parser.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        help="render device: auto (a GPU when Blender sees one), cpu, or gpu (exit 2 without one); "
+        "default: $POSE_FACTORY_DEVICE, auto",
+    )
 
 
 def _workspace_folder(configured: str, is_default: bool) -> Path:
@@ -485,6 +492,26 @@ def _workspace_folder(configured: str, is_default: bool) -> Path:
     return user_data_dir() / "workspace"
 
 
+def _renders(handlers: Mapping[str, JobHandler]) -> bool:
+    """True when a built-in handler that renders with Blender is in the table (not a test's stand-in)."""
+    return handlers.get("render") is render_job or handlers.get("character") is character_job
+
+
+def render_device_record(requested: str) -> dict[str, Any]:
+    """Choose the render device (``auto``, ``cpu``, ``gpu``) for this agent's jobs; the record it logs.
+
+    Without Blender (no bpy module), the record says so and jobs that render will fail.
+
+    Raises:
+        UsageError: ``gpu`` and Blender sees no GPU (the agent exits 2 before claiming anything).
+    """
+    try:
+        from .render.devices import select_device
+    except ImportError as error:
+        return {"requested": requested, "device": "none", "error": f"Blender is not available here ({error})"}
+    return select_device(requested).record()
+
+
 def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] = BUILTIN_HANDLERS) -> int:
     """Resolve settings from parsed options, install signal handlers, and run the agent."""
     if args.max_jobs is not None and args.max_jobs < 1:
@@ -497,9 +524,11 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
             "poll_interval": args.poll,
             "lease_seconds": args.lease_seconds,
             "workspace_root": args.workspace,
+            "device": getattr(args, "device", None),
         },
         config_path=getattr(args, "config", None),
     )
+    device = render_device_record(settings.device) if _renders(handlers) else None
     options = AgentOptions(
         worker_id=args.worker_id or default_worker_id(),
         workspace=_workspace_folder(settings.workspace_root, settings.sources.get("workspace_root") == "default"),
@@ -518,7 +547,7 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
 
     previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
-        run_agent(open_store(settings.store, settings), options, handlers, stop, log)
+        run_agent(open_store(settings.store, settings), options, handlers, stop, log, device)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
