@@ -18,6 +18,7 @@
 #                             auto (default) picks blender when it is on PATH, else bpy.
 #   POSE_FACTORY_PYTHON       Python 3.11 interpreter for the venv (default: python3.11, else python3)
 #   POSE_FACTORY_AGENT_ARGS   extra agent arguments, e.g. "--max-jobs 20 --poll 10"
+#   POSE_FACTORY_DEVICE       auto (default) | cpu | gpu: the render device; gpu stops here when Blender sees no GPU
 #   POSE_FACTORY_RESTART      1 = stop a running agent and start a new one
 set -euo pipefail
 
@@ -111,6 +112,43 @@ agent_command() {
     fi
 }
 
+use_venv_in_blender() {
+    # Blender imports pose_factory_addon and its dependencies from the venv (both Python 3.11);
+    # --python-use-system-env makes it honour PYTHONPATH.
+    if [[ "$RUNTIME" == blender ]]; then
+        PYTHONPATH="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')${PYTHONPATH:+:$PYTHONPATH}"
+        export PYTHONPATH
+    fi
+}
+
+check_gpu() {
+    # Ask Blender itself (Cycles' device list) which device the agent will render on, and say so.
+    local probe=() report
+    if command -v nvidia-smi >/dev/null 2>&1; then
+        say "GPUs the driver reports: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | paste -sd, - || echo none)"
+    fi
+    if [[ "$RUNTIME" == blender ]]; then
+        probe=(blender --background --python-use-system-env --python-exit-code 1 --python "$SOURCE/headless/cli.py" -- devices)
+    elif [[ -d "$SOURCE" ]]; then
+        probe=("$VENV/bin/python" "$SOURCE/headless/cli.py" devices)
+    else
+        probe=("$VENV/bin/pose-factory" devices)
+    fi
+    if ! report="$("${probe[@]}" 2>&1)"; then
+        die "Blender could not list its render devices: $(printf '%s' "$report" | tail -n 1)"
+    fi
+    report="$(printf '%s\n' "$report" | grep '^render device:' | tail -n 1)"
+    case "$report" in
+    "render device: GPU"*) say "the GPU is visible to Blender: ${report#render device: }" ;;
+    *)
+        if [[ "${POSE_FACTORY_DEVICE:-auto}" == gpu ]]; then
+            die "POSE_FACTORY_DEVICE=gpu but Blender sees no GPU (${report#render device: })"
+        fi
+        say "warning: Blender sees no GPU; jobs will render on the CPU (${report#render device: })"
+        ;;
+    esac
+}
+
 agent_running() {
     [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null
 }
@@ -138,12 +176,6 @@ start_agent() {
     agent_command
     say "starting agent: ${AGENT[*]}"
     printf '\n=== agent started %s ===\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$AGENT_LOG"
-    if [[ "$RUNTIME" == blender ]]; then
-        # Blender imports pose_factory_addon and its dependencies from the venv (both Python 3.11);
-        # --python-use-system-env makes it honour PYTHONPATH.
-        PYTHONPATH="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')${PYTHONPATH:+:$PYTHONPATH}"
-        export PYTHONPATH
-    fi
     nohup "${AGENT[@]}" >>"$AGENT_LOG" 2>&1 </dev/null &
     echo "$!" >"$PID_FILE"
     sleep 2
@@ -155,6 +187,8 @@ main() {
     check_environment
     install_system_packages
     install_package
+    use_venv_in_blender
+    check_gpu
     start_agent
 }
 
