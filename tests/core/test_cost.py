@@ -104,7 +104,7 @@ def test_bounds(count: int, steps: int) -> None:
 
 def test_measured_seconds_replace_configured() -> None:
     result = estimate("local", 3600, seconds_per_image=2.0, seconds_source="measured")
-    assert result["total"] == 0.21  # 900 × 2 / 3600 × 0.42
+    assert result["total"] == 0.84  # 3600 × 2 / 3600 × 0.42
     assert result["breakdown"]["seconds_source"] == "measured"
 
 
