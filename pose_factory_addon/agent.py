@@ -378,7 +378,7 @@ def _process(
         handler = handlers.get(manifest.job_type)
         if handler is None:
             raise PermanentJobError(f"job_type {manifest.job_type!r} has no handler in this worker")
-        files = _fetch_assets(queue.store, manifest, workspace)
+        files = fetch_assets(queue.store, manifest, workspace)
         log("job_started", job_id, job_type=manifest.job_type, attempt=lease.attempt)
         handler(manifest, files, out_dir, progress)
         if lease.cancelled:
@@ -424,7 +424,9 @@ def _safely(action: Callable[[], Any], job_id: str, log: EventLog) -> Any:
         return None
 
 
-def _fetch_assets(store: ObjectStore, manifest: JobManifest, workspace: Path) -> dict[str, Path]:
+def fetch_assets(store: ObjectStore, manifest: JobManifest, workspace: Path) -> dict[str, Path]:
+    """The job's characters (``{name: file}``) and BVH motions (``{asset key: file}``), fetched into the
+    workspace cache and verified by SHA-256."""
     params = manifest.params if isinstance(manifest.params, RenderParams) else manifest.params.then_render
     if params is None:
         return {}
@@ -477,8 +479,8 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _workspace_folder(configured: str, is_default: bool) -> Path:
-    """The configured workspace; the pod default ``/workspace`` falls back to the user data dir off-pod."""
+def workspace_folder(configured: str, is_default: bool) -> Path:
+    """The configured workspace; the pod default ``/workspace`` falls back to the user data dir where it cannot be made."""
     folder = Path(configured).expanduser().resolve()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -531,7 +533,7 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
     device = render_device_record(settings.device) if _renders(handlers) else None
     options = AgentOptions(
         worker_id=args.worker_id or default_worker_id(),
-        workspace=_workspace_folder(settings.workspace_root, settings.sources.get("workspace_root") == "default"),
+        workspace=workspace_folder(settings.workspace_root, settings.sources.get("workspace_root") == "default"),
         once=args.once,
         max_jobs=args.max_jobs,
         poll_seconds=settings.poll_interval,

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..core.errors import QueueError, UsageError
 from ..core.queue import LIST_STATES, JobStatus, iso_time
-from ._queue_args import add_store_option, job_id_argument, open_queue
+from ._queue_args import add_backend_options, add_store_option, job_id_argument, open_jobs, open_queue
 from ._tables import format_table
 
 _ERROR_COLUMN_WIDTH = 60
@@ -31,6 +31,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--limit", type=int, metavar="N", help="only the newest N jobs")
     add_store_option(parser)
+    add_backend_options(parser)
     parser.set_defaults(func=run_status)
 
 
@@ -47,7 +48,8 @@ def run_status(args: argparse.Namespace) -> int:
     if job_id is None:
         jobs = queue.list_jobs(states, since, args.limit)
     else:
-        status = queue.status(job_id)
+        jobs, _ = open_jobs(args, job_id)
+        status = jobs.status(job_id)
         if status is None:
             raise QueueError(f"no job {job_id} in {queue.store.url}")
         jobs = [status]

@@ -362,6 +362,10 @@ class JobQueue:
             return self._pending_status(job_id)
         return legacy
 
+    def final(self, job_id: str) -> JobStatus | None:
+        """The job's final status if it has one (one LIST, one GET), else ``None``."""
+        return self._final_status(validate_job_id(job_id))[0]
+
     def _final_status(self, job_id: str) -> tuple[JobStatus | None, JobStatus | None]:
         """The final status of a job (one LIST, one GET), and a non-final status left by an earlier version."""
         keys = self.store.list(f"{STATUS}{job_id}.")
@@ -505,7 +509,7 @@ class JobQueue:
             raise QueueError(f"no job {job_id} in {self.store.url}")
         if current.state in FINAL_STATES:
             raise QueueError(f"job {job_id} is already {current.state}")
-        now = self._now_iso()
+        now = self.now_iso()
         status = replace(current, state="cancelled", updated_at=now, finished_at=now)
         self.store.put(final_status_key(status), _json_bytes(status.to_dict()))
         self.store.delete(pending_key(job_id))
@@ -689,42 +693,68 @@ class JobQueue:
         self.store.put(f"{REJECTED}{name}.json", _json_bytes(record))
         self.store.delete(key)
 
-    def _now_iso(self) -> str:
+    def now_iso(self) -> str:
         return iso_time(self._clock())
 
-    def _finish(self, lease: Lease, state: str, error: str, committed: dict[str, Any] | None = None) -> JobStatus:
-        """Write the final status, then remove the pending manifest and (now or at the next flush) the lease.
+    def final_status(
+        self,
+        job_id: str,
+        state: str,
+        error: str,
+        worker: str,
+        attempts: int,
+        progress: dict[str, int],
+        started_at: str,
+        manifest: JobManifest | None = None,
+        committed: dict[str, Any] | None = None,
+    ) -> JobStatus:
+        """The final status of a job, as :meth:`record_final` writes it.
 
         ``committed`` is the ``_complete.json`` record of a completed job: its worker and attempt are
         the ones that count, whoever writes the status.
         """
-        job_id = lease.job_id
-        now = self._now_iso()
-        record = lease.record
-        progress = dict(record.progress)
-        attempts = min(record.attempt, self.max_attempts) if state == "failed" else record.attempt
-        worker = record.worker_id
+        now = self.now_iso()
+        progress = dict(progress)
         if state == "completed":
             progress["done"] = progress["total"] = max(progress.get("done", 0), progress.get("total", 0))
             if committed:
                 worker = str(committed.get("worker_id", worker))
                 attempts = int(committed.get("attempt", attempts))
-        manifest = lease.manifest
-        status = JobStatus(
+        return JobStatus(
             job_id=job_id,
             job_type=manifest.job_type if manifest is not None else job_id.split("_", 1)[0],
             state=state,
             attempts=attempts,
             max_attempts=self.max_attempts,
             progress=progress,
-            error=error or record.error,
+            error=error,
             worker=worker,
             created_at=manifest.created_at if manifest is not None else job_created_at(job_id),
             updated_at=now,
-            started_at=iso_time(record.claimed_at),
+            started_at=started_at,
             finished_at=now,
         )
+
+    def record_final(self, status: JobStatus) -> None:
+        """Write ``jobs/status/<job_id>.<state>.….json`` (one request); the state must be final."""
         self.store.put(final_status_key(status), _json_bytes(status.to_dict()))
+
+    def _finish(self, lease: Lease, state: str, error: str, committed: dict[str, Any] | None = None) -> JobStatus:
+        """Write the final status, then remove the pending manifest and (now or at the next flush) the lease."""
+        job_id = lease.job_id
+        record = lease.record
+        status = self.final_status(
+            job_id,
+            state,
+            error or record.error,
+            record.worker_id,
+            min(record.attempt, self.max_attempts) if state == "failed" else record.attempt,
+            record.progress,
+            iso_time(record.claimed_at),
+            lease.manifest,
+            committed,
+        )
+        self.record_final(status)
         self.store.delete(pending_key(job_id))
         if self.defer_lease_cleanup:
             with self._finished_lock:
@@ -797,7 +827,7 @@ class Lease:
             self._write(replace(self._record, expires_at=now + self.queue.lease_seconds, updated_at=now))
         if not check_cancelled:
             return
-        final, _ = self.queue._final_status(self.job_id)
+        final = self.queue.final(self.job_id)
         if final is not None and final.state == "cancelled":
             self.cancelled = True
             raise JobCancelled(f"job {self.job_id} was cancelled")
@@ -838,34 +868,22 @@ class Lease:
             LeaseLost, JobCancelled: the lease is no longer ours; nothing was committed.
             QueueError: a result file name is not a safe key.
         """
-        prefix = results_prefix(self.job_id)
-        paths = sorted(path for path in Path(result_dir).rglob("*") if path.is_file() and not path.is_symlink())
-        entries: list[tuple[str, Path]] = []
-        for path in paths:
-            relative = path.relative_to(result_dir).as_posix()
-            if relative == COMPLETE_NAME or not is_valid_key(prefix + relative):
-                raise QueueError(f"job {self.job_id}: result file name {relative!r} is not allowed")
-            entries.append((relative, path))
-        if self.lost:
-            raise LeaseLost(f"job {self.job_id}: lease lost to another worker")
-        self.renew_if_due()
-        files = []
-        for relative, path in entries:
-            self.queue.store.upload_file(prefix + relative, path)
-            files.append(asdict(ResultFile(relative, path.stat().st_size, sha256_file(path))))
-        if self.lost:
-            raise LeaseLost(f"job {self.job_id}: lease lost to another worker")
-        if self._due():
-            self.renew(check_cancelled=False)
-        record = {
-            "job_id": self.job_id,
-            "worker_id": self.worker_id,
-            "attempt": self.attempt,
-            "completed_at": iso_time(self.queue._clock()),
-            "files": files,
-        }
-        won = self.queue.store.put_if_absent(complete_key(self.job_id), _json_bytes(record)) is not None
-        self.queue._finish(self, "completed", "", committed=record if won else self.queue._commit_record(self.job_id))
+
+        def before_upload() -> None:
+            if self.lost:
+                raise LeaseLost(f"job {self.job_id}: lease lost to another worker")
+            self.renew_if_due()
+
+        def before_commit() -> None:
+            if self.lost:
+                raise LeaseLost(f"job {self.job_id}: lease lost to another worker")
+            if self._due():
+                self.renew(check_cancelled=False)
+
+        won, record = commit_results(
+            self.queue, self.job_id, self.worker_id, self.attempt, result_dir, before_upload, before_commit
+        )
+        self.queue._finish(self, "completed", "", committed=record)
         return won
 
     def fail(self, error: str, retry: bool) -> JobStatus:
@@ -888,6 +906,48 @@ class Lease:
             now = self.queue._clock()
             self._write(replace(self._record, attempt=attempts, expires_at=0.0, released=True, error=error, updated_at=now))
         return self.queue._status_from_lease(self._record)
+
+
+def commit_results(
+    queue: JobQueue,
+    job_id: str,
+    worker_id: str,
+    attempt: int,
+    result_dir: Path,
+    before_upload: Callable[[], None] = lambda: None,
+    before_commit: Callable[[], None] = lambda: None,
+) -> tuple[bool, dict[str, Any]]:
+    """Upload every file under ``result_dir`` to ``results/<job_id>/``, then create ``_complete.json``.
+
+    ``before_upload`` and ``before_commit`` may raise to stop (a lost lease). Returns whether this
+    commit is the one that counts, and the ``_complete.json`` record that does.
+
+    Raises:
+        QueueError: a result file name is not a safe key (nothing was uploaded).
+    """
+    prefix = results_prefix(job_id)
+    paths = sorted(path for path in Path(result_dir).rglob("*") if path.is_file() and not path.is_symlink())
+    entries: list[tuple[str, Path]] = []
+    for path in paths:
+        relative = path.relative_to(result_dir).as_posix()
+        if relative == COMPLETE_NAME or not is_valid_key(prefix + relative):
+            raise QueueError(f"job {job_id}: result file name {relative!r} is not allowed")
+        entries.append((relative, path))
+    before_upload()
+    files = []
+    for relative, path in entries:
+        queue.store.upload_file(prefix + relative, path)
+        files.append(asdict(ResultFile(relative, path.stat().st_size, sha256_file(path))))
+    before_commit()
+    record = {
+        "job_id": job_id,
+        "worker_id": worker_id,
+        "attempt": attempt,
+        "completed_at": iso_time(queue._clock()),
+        "files": files,
+    }
+    won = queue.store.put_if_absent(complete_key(job_id), _json_bytes(record)) is not None
+    return won, record if won else queue._commit_record(job_id)
 
 
 def fetch_character(store: ObjectStore, ref: CharacterRef, cache_dir: Path) -> Path:
