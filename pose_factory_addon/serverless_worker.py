@@ -86,11 +86,15 @@ def _run(
     counts = {"done": 0, "total": 0}
     clock = {"progress": 0.0, "cancel": time.monotonic()}
 
+    cancelled = JobCancelled(f"job {job_id} was cancelled")
+    stopped: list[JobCancelled] = []
+
     def check_cancelled() -> None:
         clock["cancel"] = time.monotonic()
         current = queue.final(job_id)
         if current is not None and current.state == "cancelled":
-            raise JobCancelled(f"job {job_id} was cancelled")
+            stopped.append(cancelled)
+            raise cancelled
 
     def progress(done: int, total: int) -> None:
         counts.update(done=int(done), total=int(total))
@@ -102,6 +106,7 @@ def _run(
             progress_update(job, {"job_id": job_id, "done": int(done), "total": int(total)})
 
     def finish(state: str, error: str, committed: dict[str, Any] | None = None) -> None:
+        """Write the job's final status (the commit's worker and attempt count for a completed job)."""
         status = queue.final_status(job_id, state, error, me, 1, counts, started, manifest, committed)
         queue.record_final(status)
 
@@ -124,16 +129,22 @@ def _run(
         }
     except JobCancelled as error:
         return {"error": str(error)}
-    except (PermanentJobError, ManifestError, RenderError) as error:
-        message = redact(str(error))
-        _safely(lambda: finish("failed", message))
-        return {"error": message}
-    except Exception as error:  # any crash is this request's failure, reported in one line, never a traceback
-        message = redact(f"{type(error).__name__}: {error}" if not isinstance(error, PoseFactoryError) else str(error))
-        _safely(lambda: finish("failed", message))
-        return {"error": message}
+    except Exception as error:
+        if stopped:  # the renderer reports a character it was stopped in as a failure of that character
+            return {"error": str(cancelled)}
+        return _failed(error, finish)
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _failed(error: Exception, finish: Callable[[str, str], None]) -> dict[str, Any]:
+    """Record the failure as the job's final status and return it as RunPod's error output."""
+    if isinstance(error, PermanentJobError | ManifestError | RenderError | PoseFactoryError):
+        message = redact(str(error))
+    else:  # any crash is this request's failure, reported in one line, never a traceback
+        message = redact(f"{type(error).__name__}: {error}")
+    _safely(lambda: finish("failed", message))
+    return {"error": message}
 
 
 def _safely(action: Callable[[], None]) -> None:
