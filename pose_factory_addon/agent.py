@@ -495,8 +495,9 @@ def workspace_folder(configured: str, is_default: bool) -> Path:
 
 
 def _renders(handlers: Mapping[str, JobHandler]) -> bool:
-    """True when a built-in handler that renders with Blender is in the table (not a test's stand-in)."""
-    return handlers.get("render") is render_job or handlers.get("character") is character_job
+    """True when the built-in render handler is in the table (not a test's stand-in): then the agent
+    imports Blender at start to choose and log the render device."""
+    return handlers.get("render") is render_job
 
 
 def render_device_record(requested: str) -> dict[str, Any]:
