@@ -177,3 +177,20 @@ def test_a_cancelled_job_stops(serverless, s3_url: str, tmp_path: Path) -> None:
 
     follow_up = _submit(env, tmp_path, "--angles", "1", "--wait", "--timeout", "300")
     assert _cli(env, tmp_path, "status", follow_up, "--json").stdout.count('"completed"') == 1, "the worker is free again"
+
+
+def test_client_errors_are_one_line_without_the_key(tmp_path: Path) -> None:
+    from pose_factory_addon.core.errors import PodError, UsageError
+    from pose_factory_addon.core.serverless import ServerlessClient
+
+    with RunPodServerlessAPI("http://127.0.0.1:9", ENDPOINT, API_KEY) as api:
+        wrong = ServerlessClient(ENDPOINT, "rp-wrong-key-9876543210", api.base_url)
+        with pytest.raises(PodError, match="rejected the API key") as error:
+            wrong.status("abc-123")
+        assert "rp-wrong-key" not in str(error.value)
+        with pytest.raises(PodError, match="not found"):
+            ServerlessClient(ENDPOINT, API_KEY, api.base_url).status("no-such-request")
+        with pytest.raises(PodError, match="unusable request id"):
+            ServerlessClient(ENDPOINT, API_KEY, api.base_url).status("../../graphql")
+    with pytest.raises(UsageError, match="endpoint id"):
+        ServerlessClient("abc/../x", API_KEY, "http://127.0.0.1:9")
