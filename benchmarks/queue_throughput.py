@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -62,6 +63,21 @@ def _submit_many(queue: JobQueue, ref: CharacterRef, count: int, threads: int = 
         list(pool.map(lambda _index: queue.submit(new_render_manifest(params)), range(count)))
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu(server: SeaweedFS) -> float:
+    """CPU seconds the SeaweedFS process has used (Linux /proc; 0 elsewhere)."""
+    process = server._process
+    try:
+        fields = Path(f"/proc/{process.pid if process else 0}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _events(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(errors="replace").splitlines() if line.startswith("{")]
 
@@ -87,6 +103,8 @@ def throughput(server: SeaweedFS, prefix: str, jobs: int, agents: int, workspace
     url = f"s3://{server.bucket}/{prefix}"
     processes = []
     logs = []
+    children_before = _children_cpu()
+    server_before = _process_cpu(server)
     started = time.perf_counter()
     for index in range(agents):
         log_path = workspace / f"agent-{index}.log"
@@ -102,6 +120,7 @@ def throughput(server: SeaweedFS, prefix: str, jobs: int, agents: int, workspace
         process.terminate()
     for process in processes:
         process.wait(timeout=60)
+    cpu_per_job = (_children_cpu() - children_before + _process_cpu(server) - server_before) / jobs
     events = [event for path in logs for event in _events(path)]
     completed = sorted(event["time"] for event in events if event["event"] == "job_completed" and event["committed"])
     agent_requests = sum(event.get("store_requests", 0) for event in events if event["event"] == "agent_stopped")
@@ -117,6 +136,11 @@ def throughput(server: SeaweedFS, prefix: str, jobs: int, agents: int, workspace
         f"steady {len(completed) / steady:.1f} jobs/s (first to last completion, {steady:.2f} s); states {states}"
     )
     print(f"jobs per agent: {per_agent}")
+    print(
+        f"CPU per job, {agents} agents + SeaweedFS (startup included): {cpu_per_job * 1000:.0f} ms, so at most "
+        f"{(os.cpu_count() or 1) / cpu_per_job:.0f} jobs/s on {os.cpu_count()} idle cores; load average now "
+        f"{os.getloadavg()[0]:.1f} (other processes share the cores)"
+    )
     total = submit_requests + agent_requests
     print(
         f"requests per job, everything the submitter and {agents} agents sent (polls, races, batch deletes, idle polls "
