@@ -362,14 +362,23 @@ def _process(
     heartbeat = _Heartbeat(lease, max(queue.lease_seconds / 3.0, 0.05), log)
     heartbeat.start()
 
+    interrupted: list[Exception] = []
+
+    def interrupt(reason: Exception) -> Exception:
+        interrupted.append(reason)
+        return reason
+
     def progress(done: int, total: int) -> None:
         if stop.is_set():
-            raise _ShutdownRequested
+            raise interrupt(_ShutdownRequested())
         if lease.lost:
-            raise LeaseLost(f"job {job_id}: lease lost to another worker")
+            raise interrupt(LeaseLost(f"job {job_id}: lease lost to another worker"))
         if lease.cancelled:
-            raise JobCancelled(f"job {job_id} was cancelled")
-        lease.renew_if_due()
+            raise interrupt(JobCancelled(f"job {job_id} was cancelled"))
+        try:
+            lease.renew_if_due()
+        except (LeaseLost, JobCancelled) as error:
+            raise interrupt(error) from None
         lease.report_progress(done, total)
         log("job_progress", job_id, done=done, total=total)
 
@@ -380,7 +389,14 @@ def _process(
             raise PermanentJobError(f"job_type {manifest.job_type!r} has no handler in this worker")
         files = fetch_assets(queue.store, manifest, workspace)
         log("job_started", job_id, job_type=manifest.job_type, attempt=lease.attempt)
-        handler(manifest, files, out_dir, progress)
+        try:
+            handler(manifest, files, out_dir, progress)
+        except Exception:
+            # The renderer records what stops a character as that character's failure and goes on, so the
+            # stop request (shutdown, lost lease, cancel) would end as a failed job instead of a released one.
+            if interrupted:
+                raise interrupted[0] from None
+            raise
         if lease.cancelled:
             raise JobCancelled(f"job {job_id} was cancelled")
         published = publish_characters(queue, out_dir)
