@@ -23,6 +23,7 @@
 #                             module. auto (default) picks blender when it is on PATH, else bpy.
 #   POSE_FACTORY_PYTHON       Python 3.11 interpreter for the bpy venv (default: python3.11, else python3)
 #   POSE_FACTORY_AGENT_ARGS   extra agent arguments, e.g. "--max-jobs 20 --poll 10"
+#   POSE_FACTORY_DEVICE       auto (default) | cpu | gpu: the render device; gpu stops here when Blender sees no GPU
 #   POSE_FACTORY_RESTART      1 = stop a running background agent and start a new one
 set -euo pipefail
 
@@ -125,6 +126,7 @@ prepare() {
     check_environment
     install_system_packages
     if [[ "$RUNTIME" == blender ]]; then install_for_blender; else install_venv; fi
+    check_gpu
 }
 
 # The entrypoint's settings for this runtime, exported for it.
@@ -143,6 +145,34 @@ entrypoint_environment() {
     if [[ -n "${POSE_FACTORY_AGENT_ARGS:-}" ]]; then
         read -r -a EXTRA <<<"$POSE_FACTORY_AGENT_ARGS"
     fi
+}
+
+check_gpu() {
+    # Ask Blender itself (Cycles' device list) which device the agent will render on, and say so.
+    local probe=() report
+    if command -v nvidia-smi >/dev/null 2>&1; then
+        say "GPUs the driver reports: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | paste -sd, - || echo none)"
+    fi
+    if [[ "$RUNTIME" == blender ]]; then
+        probe=(blender --background --python-use-system-env --python-exit-code 1 --python "$SOURCE/headless/cli.py" -- devices)
+    elif [[ -d "$SOURCE" ]]; then
+        probe=("$VENV/bin/python" "$SOURCE/headless/cli.py" devices)
+    else
+        probe=("$VENV/bin/pose-factory" devices)
+    fi
+    if ! report="$("${probe[@]}" 2>&1)"; then
+        die "Blender could not list its render devices: $(printf '%s' "$report" | tail -n 1)"
+    fi
+    report="$(printf '%s\n' "$report" | grep '^render device:' | tail -n 1)"
+    case "$report" in
+    "render device: GPU"*) say "the GPU is visible to Blender: ${report#render device: }" ;;
+    *)
+        if [[ "${POSE_FACTORY_DEVICE:-auto}" == gpu ]]; then
+            die "POSE_FACTORY_DEVICE=gpu but Blender sees no GPU (${report#render device: })"
+        fi
+        say "warning: Blender sees no GPU; jobs will render on the CPU (${report#render device: })"
+        ;;
+    esac
 }
 
 agent_running() {

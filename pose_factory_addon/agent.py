@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -34,6 +35,7 @@ from typing import Any, Protocol, TextIO
 from .core import defaults
 from .core.character_files import preferred_character_file
 from .core.config import load_settings, user_data_dir
+from .core.devices import DEVICE_CHOICES
 from .core.enhance_options import EnhanceOptions
 from .core.errors import CostLimitExceeded, EnhanceError, ManifestError, PoseFactoryError, QAError, RenderError, UsageError
 from .core.manifest import CHARACTER_EXTENSIONS, CharacterParams, JobManifest, RenderParams
@@ -57,6 +59,11 @@ _FINISHED_MARKER = ".finished"
 CHARACTERS_DIR = "characters"  # a job's generated character files, published as assets
 ENHANCED_DIR = "enhanced"  # a render job's dataset enhanced by Stability AI (params.enhance), inside its results
 ASSETS_FILE = "assets.json"
+# An agent picks its next job at random among the oldest CLAIM_WINDOW pending jobs, so agents polling
+# together rarely race for the same one; finished jobs' leases are deleted in batches of LEASE_FLUSH_JOBS.
+CLAIM_WINDOW = 64
+LEASE_FLUSH_JOBS = 32
+_WORKSPACE_CLEAN_INTERVAL_S = 60.0  # finished job folders are kept for hours; looking once a minute is enough
 
 
 class JobHandler(Protocol):
@@ -244,17 +251,20 @@ def run_agent(
     stop: threading.Event | None = None,
     log: EventLog | None = None,
     stop_pod: Callable[[], object] | None = None,
+    device: Mapping[str, Any] | None = None,
 ) -> int:
     """Process jobs until ``stop`` is set, ``max_jobs`` were handled, or (``once``) none is claimable.
 
     With ``stop_pod`` (a call that stops this agent's pod) and ``options.stop_pod_when_idle_s``, the
     agent also ends when no job has come for that long, and after ``max_jobs``; it then calls
     ``stop_pod`` once. It holds no job at that point: every job it took is committed or given back.
+    ``device`` (the render device record: device, backend, GPU names) is logged with ``agent_started``.
     Returns the number of jobs this agent claimed and finished (completed, failed or released).
     """
     stop = stop or threading.Event()
     log = log or EventLog(options.worker_id)
     queue = JobQueue(store, max_attempts=options.max_attempts, lease_seconds=options.lease_seconds)
+    queue.defer_lease_cleanup = True
     workspace = options.workspace
     (workspace / "jobs").mkdir(parents=True, exist_ok=True)
     (workspace / "cache" / "characters").mkdir(parents=True, exist_ok=True)
@@ -267,39 +277,62 @@ def run_agent(
         lease_seconds=options.lease_seconds,
         pod_id=options.pod_id or None,
         stop_pod_when_idle_s=idle_limit or None,
+        **({"render_device": dict(device)} if device else {}),
     )
-    presence = AgentPresence(store, options.worker_id, options.pod_id, max(options.lease_seconds / 3.0, 0.05), idle_limit)
-    _record(partial(presence.set, "idle"), log)
+    # Only an agent on a pod keeps a record of what it does (for `pods list` and `pods terminate`):
+    # elsewhere those two writes per job would only slow the queue.
+    presence = (
+        AgentPresence(store, options.worker_id, options.pod_id, max(options.lease_seconds / 3.0, 0.05), idle_limit)
+        if options.pod_id
+        else None
+    )
+    _set_presence(presence, log, "idle")
     _clean_workspace(workspace, options.workspace_max_age_s, log)
+    cleaned_at = time.monotonic()
     handled = 0
     reason = "done"
-    while not stop.is_set() and (options.max_jobs is None or handled < options.max_jobs):
-        lease = _claim_next(queue, options.worker_id, stop, log)
-        if lease is not None:
-            _record(partial(presence.set, "working", lease.job_id), log)
-            _process(queue, lease, handlers, workspace, stop, log)
-            handled += 1
-            _record(partial(presence.set, "idle"), log)
-            _clean_workspace(workspace, options.workspace_max_age_s, log)
-            continue
-        if options.once:
-            break
-        if idle_limit and presence.idle_seconds >= idle_limit and stop_pod is not None:
-            why = f"no job for {presence.idle_seconds:.0f} s (limit {idle_limit:g} s)"
-            if _stop_own_pod(stop_pod, presence, log, "idle", why):
-                reason = "idle"
+    picker = random.Random()
+    try:
+        while not stop.is_set() and (options.max_jobs is None or handled < options.max_jobs):
+            lease = _claim_next(queue, options.worker_id, stop, log, picker, CLAIM_WINDOW)
+            if lease is not None:
+                _set_presence(presence, log, "working", lease.job_id)
+                _process(queue, lease, handlers, workspace, stop, log)
+                handled += 1
+                _set_presence(presence, log, "idle")
+                if handled % LEASE_FLUSH_JOBS == 0:
+                    _flush_leases(queue, log)
+                if time.monotonic() - cleaned_at >= _WORKSPACE_CLEAN_INTERVAL_S:
+                    _clean_workspace(workspace, options.workspace_max_age_s, log)
+                    cleaned_at = time.monotonic()
+                continue
+            _flush_leases(queue, log)
+            if options.once:
                 break
-        _record(presence.refresh, log)
-        stop.wait(options.poll_seconds)
+            if presence is not None and stop_pod is not None and idle_limit and presence.idle_seconds >= idle_limit:
+                why = f"no job for {presence.idle_seconds:.0f} s (limit {idle_limit:g} s)"
+                if _stop_own_pod(stop_pod, presence, log, "idle", why):
+                    reason = "idle"
+                    break
+            if presence is not None:
+                _record(presence.refresh, log)
+            stop.wait(options.poll_seconds)
+    finally:
+        _flush_leases(queue, log)
     if stop.is_set():
         reason = "signal"
     elif reason == "done" and options.max_jobs is not None and handled >= options.max_jobs:
         reason = "max_jobs"
-        if idle_limit and stop_pod is not None:
+        if presence is not None and stop_pod is not None and idle_limit:
             _stop_own_pod(stop_pod, presence, log, "max_jobs", f"finished --max-jobs {options.max_jobs}")
-    _record(partial(presence.set, "stopped", reason=reason), log)
-    log("agent_stopped", jobs=handled, reason=reason)
+    _set_presence(presence, log, "stopped", reason=reason)
+    log("agent_stopped", jobs=handled, reason=reason, store_requests=store.requests_sent)
     return handled
+
+
+def _set_presence(presence: AgentPresence | None, log: EventLog, state: str, job_id: str = "", reason: str = "") -> None:
+    if presence is not None:
+        _record(partial(presence.set, state, job_id, reason), log)
 
 
 def _record(write: Callable[[], None], log: EventLog) -> None:
@@ -323,12 +356,37 @@ def _stop_own_pod(stop_pod: Callable[[], object], presence: AgentPresence, log: 
     return True
 
 
-def _claim_next(queue: JobQueue, worker_id: str, stop: threading.Event, log: EventLog) -> Lease | None:
+def _flush_leases(queue: JobQueue, log: EventLog) -> None:
     try:
-        keys = queue.pending_keys()
+        queue.flush_leases()
+    except PoseFactoryError as error:
+        log("cleanup_failed", error=str(error))
+
+
+def _claim_next(
+    queue: JobQueue, worker_id: str, stop: threading.Event, log: EventLog, picker: random.Random, window: int | None
+) -> Lease | None:
+    """Claim one of the oldest ``window`` pending jobs, trying them in random order; when none of a full
+    window can be claimed (more agents than the window holds jobs), every pending job."""
+    try:
+        keys = queue.pending_keys(window)
     except PoseFactoryError as error:
         log("poll_failed", error=str(error))
         return None
+    picker.shuffle(keys)
+    lease = _claim_first(queue, keys, worker_id, stop, log)
+    if lease is not None or window is None or len(keys) < window or stop.is_set():
+        return lease
+    try:
+        tried = set(keys)
+        rest = [key for key in queue.pending_keys() if key not in tried]
+    except PoseFactoryError as error:
+        log("poll_failed", error=str(error))
+        return None
+    return _claim_first(queue, rest, worker_id, stop, log)
+
+
+def _claim_first(queue: JobQueue, keys: list[str], worker_id: str, stop: threading.Event, log: EventLog) -> Lease | None:
     for key in keys:
         if stop.is_set():
             return None
@@ -377,14 +435,23 @@ def _process(
     heartbeat = _Heartbeat(lease, max(queue.lease_seconds / 3.0, 0.05), log)
     heartbeat.start()
 
+    interrupted: list[Exception] = []
+
+    def interrupt(reason: Exception) -> Exception:
+        interrupted.append(reason)
+        return reason
+
     def progress(done: int, total: int) -> None:
         if stop.is_set():
-            raise _ShutdownRequested
+            raise interrupt(_ShutdownRequested())
         if lease.lost:
-            raise LeaseLost(f"job {job_id}: lease lost to another worker")
+            raise interrupt(LeaseLost(f"job {job_id}: lease lost to another worker"))
         if lease.cancelled:
-            raise JobCancelled(f"job {job_id} was cancelled")
-        lease.renew_if_due()
+            raise interrupt(JobCancelled(f"job {job_id} was cancelled"))
+        try:
+            lease.renew_if_due()
+        except (LeaseLost, JobCancelled) as error:
+            raise interrupt(error) from None
         lease.report_progress(done, total)
         log("job_progress", job_id, done=done, total=total)
 
@@ -393,16 +460,23 @@ def _process(
         handler = handlers.get(manifest.job_type)
         if handler is None:
             raise PermanentJobError(f"job_type {manifest.job_type!r} has no handler in this worker")
-        files = _fetch_assets(queue.store, manifest, workspace)
+        files = fetch_assets(queue.store, manifest, workspace)
         log("job_started", job_id, job_type=manifest.job_type, attempt=lease.attempt)
-        handler(manifest, files, out_dir, progress)
+        try:
+            handler(manifest, files, out_dir, progress)
+        except Exception:
+            # The renderer records what stops a character as that character's failure and goes on, so the
+            # stop request (shutdown, lost lease, cancel) would end as a failed job instead of a released one.
+            if interrupted:
+                raise interrupted[0] from None
+            raise
         if lease.cancelled:
             raise JobCancelled(f"job {job_id} was cancelled")
         published = publish_characters(queue, out_dir)
         if published:
             log("characters_published", job_id, count=len(published))
+        won = lease.complete(out_dir)  # the heartbeat keeps the lease alive while the results upload
         heartbeat.done.set()
-        won = lease.complete(out_dir)
         log("job_completed", job_id, attempt=lease.attempt, committed=won, seconds=round(time.monotonic() - started, 3))
     except _ShutdownRequested:
         heartbeat.done.set()
@@ -439,7 +513,9 @@ def _safely(action: Callable[[], Any], job_id: str, log: EventLog) -> Any:
         return None
 
 
-def _fetch_assets(store: ObjectStore, manifest: JobManifest, workspace: Path) -> dict[str, Path]:
+def fetch_assets(store: ObjectStore, manifest: JobManifest, workspace: Path) -> dict[str, Path]:
+    """The job's characters (``{name: file}``) and BVH motions (``{asset key: file}``), fetched into the
+    workspace cache and verified by SHA-256."""
     params = manifest.params if isinstance(manifest.params, RenderParams) else manifest.params.then_render
     if params is None:
         return {}
@@ -492,10 +568,16 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
         "(default $POSE_FACTORY_STOP_POD_WHEN_IDLE, else 0 = never; needs RUNPOD_POD_ID and RUNPOD_API_KEY)",
     )
     parser.add_argument("--log-file", metavar="PATH", help="also append the JSON log lines to PATH")
+    parser.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        help="render device: auto (a GPU when Blender sees one), cpu, or gpu (exit 2 without one); "
+        "default: $POSE_FACTORY_DEVICE, auto",
+    )
 
 
-def _workspace_folder(configured: str, is_default: bool) -> Path:
-    """The configured workspace; the pod default ``/workspace`` falls back to the user data dir off-pod."""
+def workspace_folder(configured: str, is_default: bool) -> Path:
+    """The configured workspace; the pod default ``/workspace`` falls back to the user data dir where it cannot be made."""
     folder = Path(configured).expanduser().resolve()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -518,6 +600,27 @@ def _log_file(path: str) -> Path:
     return file
 
 
+def _renders(handlers: Mapping[str, JobHandler]) -> bool:
+    """True when the built-in render handler is in the table (not a test's stand-in): then the agent
+    imports Blender at start to choose and log the render device."""
+    return handlers.get("render") is render_job
+
+
+def render_device_record(requested: str) -> dict[str, Any]:
+    """Choose the render device (``auto``, ``cpu``, ``gpu``) for this agent's jobs; the record it logs.
+
+    Without Blender (no bpy module), the record says so and jobs that render will fail.
+
+    Raises:
+        UsageError: ``gpu`` and Blender sees no GPU (the agent exits 2 before claiming anything).
+    """
+    try:
+        from .render.devices import select_device
+    except ImportError as error:
+        return {"requested": requested, "device": "none", "error": f"Blender is not available here ({error})"}
+    return select_device(requested).record()
+
+
 def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] = BUILTIN_HANDLERS) -> int:
     """Resolve settings from parsed options, install signal handlers, and run the agent."""
     if args.max_jobs is not None and args.max_jobs < 1:
@@ -531,9 +634,11 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
             "lease_seconds": args.lease_seconds,
             "workspace_root": args.workspace,
             "stop_pod_when_idle": args.stop_pod_when_idle,
+            "device": getattr(args, "device", None),
         },
         config_path=getattr(args, "config", None),
     )
+    device = render_device_record(settings.device) if _renders(handlers) else None
     stop_pod = own_pod_stopper(settings) if settings.stop_pod_when_idle > 0 else None
     pod_id = own_pod_id() or ""
     worker_id = args.worker_id or default_worker_id()
@@ -541,7 +646,7 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
         worker_id = pod_worker_id(pod_id, worker_id)  # `pods terminate` finds a pod's leases by this prefix
     options = AgentOptions(
         worker_id=worker_id,
-        workspace=_workspace_folder(settings.workspace_root, settings.sources.get("workspace_root") == "default"),
+        workspace=workspace_folder(settings.workspace_root, settings.sources.get("workspace_root") == "default"),
         once=args.once,
         max_jobs=args.max_jobs,
         poll_seconds=settings.poll_interval,
@@ -559,7 +664,7 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
 
     previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
-        run_agent(open_store(settings.store, settings), options, handlers, stop, log, stop_pod)
+        run_agent(open_store(settings.store, settings), options, handlers, stop, log, stop_pod, device)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "download",
     "cancel",
     "agent",
+    "devices",
     "cost",
     "pods",
     "config",

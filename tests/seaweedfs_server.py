@@ -83,6 +83,7 @@ class SeaweedFS:
             "-ip.bind=127.0.0.1",
             "-admin.ui=false",
             "-webdav=false",
+            "-filer.saveToFilerLimit=65536",  # small objects (manifests, leases, statuses) skip the volume server hop
             f"-bucket={self.bucket}",
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
         ]

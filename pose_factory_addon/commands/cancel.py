@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._queue_args import add_store_option, job_id_argument, open_queue
+from ._queue_args import add_backend_options, add_store_option, job_id_argument, open_jobs
 
 
 def add_parser(subparsers: Any) -> None:
@@ -14,12 +14,13 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("job_id", metavar="JOB_ID")
     add_store_option(parser)
+    add_backend_options(parser)
     parser.set_defaults(func=run_cancel)
 
 
 def run_cancel(args: argparse.Namespace) -> int:
     job_id = job_id_argument(args.job_id)
-    queue, _ = open_queue(args)
-    status = queue.cancel(job_id)
+    jobs, _ = open_jobs(args, job_id)
+    status = jobs.cancel(job_id)
     print(f"{status.job_id}: {status.state}")
     return 0

@@ -9,8 +9,17 @@ from typing import Any
 
 from ..core import defaults
 from ..core.config import load_settings
-from ..core.cost import estimate, format_usd, limits_from_settings, list_providers, load_cost_config, validate
+from ..core.cost import (
+    estimate,
+    format_usd,
+    limits_from_settings,
+    list_providers,
+    load_cost_config,
+    measured_seconds_per_image,
+    validate,
+)
 from ..core.errors import UsageError
+from ..core.manifest import PRESETS
 from ._tables import format_table
 
 
@@ -33,6 +42,13 @@ def add_parser(subparsers: Any) -> None:
         help=f"diffusion steps for API providers (default {defaults.COST_STEPS})",
     )
     parser.add_argument("--model", default=defaults.COST_MODEL, help=f"model for API providers (default {defaults.COST_MODEL})")
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=defaults.PRESET,
+        help="for the local (GPU pod) provider: use the GPU seconds per image a downloaded dataset.json of this preset "
+        f"measured (searched in {defaults.DOWNLOAD_ROOT}/; default %(default)s)",
+    )
     parser.add_argument("--max-cost", type=float, help="refuse above this many USD (can only lower max_cost_per_job)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run_cost)
@@ -45,7 +61,19 @@ def run_cost(args: argparse.Namespace) -> int:
         return _print_providers(list_providers(config), args.json)
     if args.count is None:
         raise UsageError("--count is required (or use `pose-factory cost providers`)")
-    result = estimate(args.provider, args.count, args.resolution, args.steps, args.model, config=config)
+    measured = None
+    if config["providers"].get(args.provider, {}).get("type") == "local":
+        measured = measured_seconds_per_image(args.preset, [defaults.DOWNLOAD_ROOT])
+    result = estimate(
+        args.provider,
+        args.count,
+        args.resolution,
+        args.steps,
+        args.model,
+        config=config,
+        seconds_per_image=measured[0] if measured else None,
+        seconds_source=f"measured on a GPU ({measured[1]})" if measured else "configured",
+    )
     warning = validate(result["total"], result["count"], limits_from_settings(settings, args.max_cost))
     if warning:
         print(f"pose-factory cost: warning: {warning}; a job this size needs confirmation", file=sys.stderr)
@@ -58,6 +86,7 @@ def run_cost(args: argparse.Namespace) -> int:
     breakdown = result["breakdown"]
     if breakdown["type"] == "local":
         print(f"  GPU time   {breakdown['seconds_per_image']} s per image at {format_usd(breakdown['gpu_cost_per_hr'])}/h")
+        print(f"  seconds    {breakdown['seconds_source']}")
     elif breakdown["type"] == "credits":
         credits = f"{breakdown['credits_per_call']:g} credits per {breakdown['model']} call"
         print(f"  pricing    {credits} at {format_usd(breakdown['usd_per_credit'])} per credit")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -21,8 +22,10 @@ from typing import Any, TextIO
 
 from ..core.character_files import character_files
 from ..core.child_process import child_environment
+from ..core.config import load_settings
 from ..core.dataset import merge_summaries, read_labels, write_dataset_files, write_json
 from ..core.dataset_folder import finish_output, finished_images, prepare_output
+from ..core.devices import DEVICE_CHOICES, DEVICE_ENV, DeviceChoice
 from ..core.errors import ManifestError, RenderError, UsageError
 from ..core.interrupt import INTERRUPTED_EXIT, stop_requested
 from ..core.manifest import RenderParams, manifest_from_json
@@ -42,6 +45,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     add_render_options(parser)
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="parallel Blender processes (default 1)")
+    add_device_option(parser)
     parser.add_argument("--debug-overlays", action="store_true", help="also write skeleton overlays to DIR/overlays/")
     parser.add_argument(
         "--backgrounds",
@@ -124,9 +128,37 @@ def _checked_backgrounds(folder: Path | None) -> Path | None:
     return folder
 
 
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device auto|cpu|gpu``, shared by the verbs that render."""
+    parser.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        help="render device: auto (a GPU when Blender sees one, else the CPU), cpu, or gpu (an error without one); "
+        "default: the device setting, auto",
+    )
+
+
+def choose_device(args: argparse.Namespace) -> DeviceChoice:
+    """Select the render device of ``--device`` (else ``$POSE_FACTORY_DEVICE``, the config file, ``auto``).
+
+    The choice is exported to the environment so ``--workers`` children render on the same device.
+
+    Raises:
+        UsageError: ``gpu`` and Blender sees no GPU.
+    """
+    from ..render.devices import select_device
+
+    device = load_settings({"device": args.device}, config_path=args.config).device
+    os.environ[DEVICE_ENV] = device
+    return select_device(device)
+
+
 def run_render(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    choice = choose_device(args)
+    if args.summary_to is None:
+        print(f"render device: {choice.sentence()}", file=sys.stderr)
     files = character_files(args.paths)
     backgrounds = _checked_backgrounds(args.backgrounds)
     motions = {name: path for name, path in motion_files(args.motion).items() if path is not None}

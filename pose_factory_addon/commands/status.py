@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from ..core.errors import QueueError
-from ..core.queue import JobStatus
-from ._queue_args import add_store_option, job_id_argument, open_queue
+from ..core.errors import QueueError, UsageError
+from ..core.queue import LIST_STATES, JobStatus, iso_time
+from ._queue_args import add_backend_options, add_store_option, job_id_argument, open_jobs, open_queue
 from ._tables import format_table
 
 _ERROR_COLUMN_WIDTH = 60
@@ -22,17 +23,33 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("job_id", nargs="?", metavar="JOB_ID")
     parser.add_argument("--json", action="store_true", help="print a JSON list of job objects")
+    parser.add_argument(
+        "--state", metavar="STATE,...", help=f"only jobs in these states ({', '.join(LIST_STATES)}), comma-separated"
+    )
+    parser.add_argument(
+        "--since", metavar="WHEN", help="only jobs submitted since WHEN: an ISO-8601 UTC time or an age such as 30m, 6h, 2d"
+    )
+    parser.add_argument("--limit", type=int, metavar="N", help="only the newest N jobs")
     add_store_option(parser)
+    add_backend_options(parser)
     parser.set_defaults(func=run_status)
 
 
 def run_status(args: argparse.Namespace) -> int:
     job_id = job_id_argument(args.job_id) if args.job_id else None
+    states = [state.strip() for state in (args.state or "").split(",") if state.strip()] or None
+    unknown = sorted(set(states or ()) - set(LIST_STATES))
+    if unknown:
+        raise UsageError(f"--state {', '.join(unknown)}: unknown (choose from {', '.join(LIST_STATES)})")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    since = since_time(args.since) if args.since else None
     queue, _ = open_queue(args)
     if job_id is None:
-        jobs = queue.list_jobs()
+        jobs = queue.list_jobs(states, since, args.limit)
     else:
-        status = queue.status(job_id)
+        jobs, _ = open_jobs(args, job_id)
+        status = jobs.status(job_id)
         if status is None:
             raise QueueError(f"no job {job_id} in {queue.store.url}")
         jobs = [status]
@@ -45,6 +62,29 @@ def run_status(args: argparse.Namespace) -> int:
     else:
         print(format_table(["JOB ID", "STATE", "PROGRESS", "ATTEMPTS", "AGE", "WORKER", "ERROR"], [_row(job) for job in jobs]))
     return 0
+
+
+_AGE = re.compile(r"^(\d+)\s*([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def since_time(text: str, now: float | None = None) -> str:
+    """``--since`` as an ISO-8601 UTC time (``…Z``): an age (``90s``, ``30m``, ``6h``, ``2d``) or a timestamp.
+
+    Raises:
+        UsageError: neither form.
+    """
+    value = text.strip()
+    age = _AGE.match(value.lower())
+    if age:
+        return iso_time((time.time() if now is None else now) - int(age.group(1)) * _UNIT_SECONDS[age.group(2)])
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since {text!r}: expected an age such as 30m, 6h, 2d or an ISO-8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return iso_time(moment.timestamp())
 
 
 def _age(timestamp: str) -> str:

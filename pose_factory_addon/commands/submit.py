@@ -16,8 +16,9 @@ from ..core.errors import CostLimitExceeded
 from ..core.manifest import new_render_manifest
 from ..core.queue import JobQueue
 from ..core.security import safe_slug
+from ..core.serverless import ServerlessJobs
 from ._confirm import confirmed
-from ._queue_args import add_store_option
+from ._queue_args import add_backend_options, add_store_option
 from .enhance import add_enhance_options, enhance_options_from_args
 from .render_options import add_render_options, motion_files, render_params_from_args
 from .wait import wait_for_job
@@ -42,11 +43,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--wait", action="store_true", help="then wait for the job like `pose-factory wait`")
     parser.add_argument("--timeout", type=float, metavar="S", help="with --wait: seconds to wait (default: wait_timeout setting)")
     add_store_option(parser)
+    add_backend_options(parser)
     parser.set_defaults(func=run_submit)
 
 
 def run_submit(args: argparse.Namespace) -> int:
-    settings = load_settings({"store": args.store}, config_path=args.config)
+    settings = load_settings(
+        {"store": args.store, "backend": args.backend, "serverless_endpoint": args.endpoint}, config_path=args.config
+    )
     files = character_files(args.paths)
     params = render_params_from_args(args, files, output_name=safe_slug(args.name))
     if args.enhance_prompt is not None:
@@ -70,10 +74,11 @@ def run_submit(args: argparse.Namespace) -> int:
         if motion_path is not None:
             queue.upload_motion(motion_path)
     manifest = new_render_manifest(params)
-    queue.submit(manifest)
+    jobs: JobQueue | ServerlessJobs = ServerlessJobs(queue, settings) if settings.backend == "serverless" else queue
+    jobs.submit(manifest)
     print(manifest.job_id)
     sys.stdout.flush()
     if args.wait:
         timeout = args.timeout if args.timeout is not None else settings.wait_timeout
-        return wait_for_job(queue, manifest.job_id, timeout, min(settings.poll_interval, 2.0))
+        return wait_for_job(jobs, manifest.job_id, timeout, min(settings.poll_interval, 2.0))
     return 0

@@ -10,7 +10,8 @@ from typing import Any
 from ..core import defaults
 from ..core.errors import QueueError
 from ..core.queue import JobQueue, JobStatus
-from ._queue_args import add_store_option, job_id_argument, open_queue
+from ..core.serverless import ServerlessJobs
+from ._queue_args import add_backend_options, add_store_option, job_id_argument, open_jobs
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
@@ -27,14 +28,15 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("job_id", metavar="JOB_ID")
     parser.add_argument("--timeout", type=float, metavar="S", help="seconds to wait (default: wait_timeout setting, 3600)")
     add_store_option(parser)
+    add_backend_options(parser)
     parser.set_defaults(func=run_wait)
 
 
 def run_wait(args: argparse.Namespace) -> int:
     job_id = job_id_argument(args.job_id)
-    queue, settings = open_queue(args)
+    jobs, settings = open_jobs(args, job_id)
     timeout = args.timeout if args.timeout is not None else settings.wait_timeout
-    return wait_for_job(queue, job_id, timeout, min(settings.poll_interval, defaults.WAIT_POLL_CAP_S))
+    return wait_for_job(jobs, job_id, timeout, min(settings.poll_interval, defaults.WAIT_POLL_CAP_S))
 
 
 def _describe(status: JobStatus) -> str:
@@ -47,7 +49,7 @@ def _describe(status: JobStatus) -> str:
     return f"{status.job_id}: {status.state}{progress} (attempt {status.attempts}/{status.max_attempts})\n"
 
 
-def wait_for_job(queue: JobQueue, job_id: str, timeout: float, poll_seconds: float) -> int:
+def wait_for_job(queue: JobQueue | ServerlessJobs, job_id: str, timeout: float, poll_seconds: float) -> int:
     """Poll the job's status until it is final; prints progress on stderr. Returns the exit status."""
     deadline = time.monotonic() + timeout
     shown = ""

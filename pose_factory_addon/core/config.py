@@ -9,6 +9,7 @@ config file or a :class:`Settings` dump can never carry one.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -16,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from . import defaults
+from .devices import DEVICE_CHOICES, DEVICE_ENV
 from .errors import ConfigError
 from .security import SECRET_ENV_NAMES
 
 APP_NAME = "pose-factory"
 CONFIG_ENV = "POSE_FACTORY_CONFIG"
 SECRET_NAMES = frozenset(SECRET_ENV_NAMES)
+BACKENDS = ("queue", "serverless")  # where `submit` sends jobs: the S3/R2 job queue, or a RunPod Serverless endpoint
+_ENDPOINT_ID = re.compile(r"^[A-Za-z0-9]{4,64}$")
 
 
 def user_config_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -80,6 +84,27 @@ def _store_url(value: Any) -> str:
     return text
 
 
+def _device(value: Any) -> str:
+    text = _text(value).lower()
+    if text not in DEVICE_CHOICES:
+        raise ValueError(f"must be one of {', '.join(DEVICE_CHOICES)}")
+    return text
+
+
+def _runpod_endpoint(value: Any) -> str:
+    text = _text(value)
+    if text and not _ENDPOINT_ID.fullmatch(text):
+        raise ValueError("must be a RunPod endpoint id (letters and digits)")
+    return text
+
+
+def _backend(value: Any) -> str:
+    text = _text(value).lower()
+    if text not in BACKENDS:
+        raise ValueError(f"must be one of {', '.join(BACKENDS)}")
+    return text
+
+
 def _http_url(value: Any) -> str:
     text = _text(value)
     if text and not text.startswith(("http://", "https://")):
@@ -117,6 +142,12 @@ _SPECS: dict[str, _Spec] = {
     "max_batch_size": _Spec("POSE_FACTORY_MAX_BATCH_SIZE", _positive_int, "refuse jobs with more images than this"),
     "cost_config": _Spec("POSE_FACTORY_COST_CONFIG", _text, "YAML file overriding the shipped cost_config.yaml"),
     "runpod_api_base_url": _Spec("RUNPOD_API_BASE_URL", _http_url, "RunPod API base URL"),
+    "device": _Spec(DEVICE_ENV, _device, "render device: auto (a GPU when Blender sees one), cpu or gpu"),
+    "backend": _Spec("POSE_FACTORY_BACKEND", _backend, "where submit sends jobs: queue (the job store) or serverless"),
+    "serverless_endpoint": _Spec("POSE_FACTORY_SERVERLESS_ENDPOINT", _runpod_endpoint, "RunPod Serverless endpoint id"),
+    "serverless_api_base_url": _Spec(
+        "RUNPOD_SERVERLESS_API_BASE_URL", _http_url, "RunPod Serverless API base URL (https://api.runpod.ai/v2)"
+    ),
     "stability_api_base_url": _Spec("STABILITY_API_BASE_URL", _http_url, "Stability AI API base URL (pose-factory enhance)"),
 }
 
@@ -143,6 +174,10 @@ class Settings:
     max_batch_size: int = defaults.MAX_BATCH_SIZE
     cost_config: str = ""
     runpod_api_base_url: str = defaults.RUNPOD_API_BASE_URL
+    device: str = defaults.RENDER_DEVICE
+    backend: str = defaults.SUBMIT_BACKEND
+    serverless_endpoint: str = ""
+    serverless_api_base_url: str = defaults.RUNPOD_SERVERLESS_API_BASE_URL
     stability_api_base_url: str = defaults.STABILITY_API_BASE_URL
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 

@@ -21,6 +21,7 @@ from typing import Any, TypeGuard
 from . import defaults
 from .config import Settings
 from .dataset import DATASET_FILE
+from .devices import recorded_device
 from .errors import ConfigError, CostLimitExceeded, UsageError
 
 MONEY_DECIMALS = 6
@@ -310,14 +311,16 @@ def _dataset_files(search_dirs: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 def measured_seconds_per_image(preset: str, search_dirs: Sequence[str | os.PathLike[str]]) -> tuple[float, Path] | None:
-    """Seconds per image of ``preset`` measured by the newest matching ``dataset.json``.
+    """GPU seconds per image of ``preset`` measured by the newest matching ``dataset.json`` rendered on a GPU.
 
     Looks at ``<dir>/dataset.json`` and ``<dir>/*/dataset.json`` for each folder in
-    ``search_dirs``, newest first. The renderer's ``dataset.json`` names the preset in
-    ``preset.name`` (or ``spec.preset``) and gives ``timings.per_image_s``: wall-clock seconds
-    per image including import and framing, which is what a GPU pod bills. A file without it
-    falls back to the mean of ``render_s + label_s`` over its ``images``. Unreadable or
-    differently shaped files are skipped, never an error.
+    ``search_dirs`` (the downloaded job results), newest first. Only datasets whose ``device``
+    record says ``GPU`` count: a pod bills GPU time, and a CPU render (or one from before devices
+    were recorded, when every render ran on the CPU) says nothing about it. The renderer's
+    ``dataset.json`` names the preset in ``preset.name`` (or ``spec.preset``) and gives
+    ``timings.per_image_s``: wall-clock seconds per image including import and framing, which is
+    what a GPU pod bills. A file without it falls back to the mean of ``render_s + label_s`` over
+    its ``images``. Unreadable or differently shaped files are skipped, never an error.
 
     Returns:
         ``(seconds, path)`` or ``None`` when no dataset has timings for ``preset``.
@@ -327,7 +330,7 @@ def measured_seconds_per_image(preset: str, search_dirs: Sequence[str | os.PathL
             dataset = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue
-        if not isinstance(dataset, dict) or _dataset_preset(dataset) != preset:
+        if not isinstance(dataset, dict) or _dataset_preset(dataset) != preset or recorded_device(dataset) != "GPU":
             continue
         seconds = _dataset_seconds_per_image(dataset)
         if seconds:
@@ -344,7 +347,7 @@ def check_render_job(
 ) -> CostDecision:
     """Estimate a render job on a GPU pod and apply the safety limits before it is submitted.
 
-    Seconds per image are measured from the newest ``dataset.json`` of ``preset`` under
+    Seconds per image are measured from the newest GPU-rendered ``dataset.json`` of ``preset`` under
     ``search_dirs`` (see :func:`measured_seconds_per_image`), else the configured
     ``avg_render_time_sec`` of the ``local`` provider. ``max_cost`` (USD) can only lower
     ``settings.max_cost_per_job``.

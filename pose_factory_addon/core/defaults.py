@@ -26,6 +26,7 @@ SEED_SUN_ENERGY: Final = 3.0  # seed: SUN light strength
 RANDOM_SEED: Final = 0
 ASSUMED_ANIMATION_FRAMES: Final = 60  # clip length assumed by estimates made before import
 SAME_POSE_M: Final = 0.01  # two frames whose joints move less than this on average (metres) show the same pose
+RENDER_DEVICE: Final = "auto"  # a GPU when Blender sees one, else the CPU (core/devices.py)
 SURFACE_OCCLUSION_TOLERANCE_M: Final = 0.02  # a ray hit this close before a skin landmark is the landmark itself
 # A joint's skin depth (core.visibility): this percentile of its rest-mesh probe depths, times the scale, plus the margin
 # (metres for a body of the reference height, scaled with the body), at most the maximum.
@@ -95,6 +96,8 @@ RUNPOD_CLOUD_TYPE: Final = "ALL"  # SECURE, COMMUNITY or ALL
 RUNPOD_GPU_COUNT: Final = 1
 RUNPOD_VOLUME_GB: Final = 20
 RUNPOD_CONTAINER_DISK_GB: Final = 20
+RUNPOD_SERVERLESS_API_BASE_URL: Final = "https://api.runpod.ai/v2"  # /<endpoint id>/run, /status/<id>, /cancel/<id>
+SUBMIT_BACKEND: Final = "queue"
 
 # Enhancement with Stability AI (docs/enhancement.md)
 STABILITY_API_BASE_URL: Final = "https://api.stability.ai"

@@ -52,6 +52,7 @@ from ..core.motion import Motion, library_motion, mirrored
 from ..core.presets import RenderPreset, render_preset
 from ..core.randomize import Look, sample_camera, sample_environment, sample_look, scene_record
 from ..core.security import resolve_under
+from .devices import device_record
 from .framing import frame_character
 from .importer import Character, import_character
 from .keypoints import LandmarkReader
@@ -506,6 +507,7 @@ def render_dataset(
     views_per_frame = params.views_per_frame()
     estimate = frame_count_estimate(parse_frame_spec(params.frames)) * views_per_frame
     summary = new_summary(params, preset, software_versions())
+    summary["device"] = device_record(preset.engine)
     motions = _load_motions(params, motion_files or {}, summary["failures"])
     library = BackgroundLibrary.find(backgrounds) if params.randomize != "none" else BackgroundLibrary({}, {})
     if params.passes and "parts" in params.passes:

@@ -16,6 +16,7 @@ from mathutils import Matrix, Vector
 from ..core import defaults
 from ..core.camera import FloatArray, intrinsics
 from ..core.presets import RenderPreset
+from .devices import apply_device
 
 CAMERA_NAME = "PoseFactoryCamera"
 LIGHT_COLLECTION_PROPERTY = "pose_factory_light"
@@ -56,7 +57,7 @@ def configure_render(
     image.compression = 15
     if preset.engine == "CYCLES":
         cycles = scene.cycles
-        cycles.device = "CPU"
+        apply_device(scene)
         cycles.samples = preset.samples
         cycles.use_adaptive_sampling = True
         cycles.use_denoising = preset.denoise

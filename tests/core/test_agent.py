@@ -135,3 +135,24 @@ def test_workspace_keeps_recent_and_running_jobs_and_removes_old_finished_ones(s
     events = _run(store, tmp_path, {"render": _writes_one_image})
     assert sorted(path.name for path in jobs.iterdir()) == ["recent", "running"]
     assert any(event["event"] == "workspace_cleaned" for event in events)
+
+
+def test_a_stop_the_renderer_reports_as_a_character_failure_still_releases_the_job(store: ObjectStore, tmp_path: Path) -> None:
+    """render_dataset turns any exception of a character (the progress callback's included) into a failure entry."""
+    from pose_factory_addon.core.errors import RenderError
+
+    queue = JobQueue(store)
+    (job_id,) = _submit(queue, tmp_path)
+    stop = threading.Event()
+
+    def swallowing(manifest: JobManifest, files: Mapping[str, Path], out_dir: Path, progress: ProgressCallback) -> None:
+        stop.set()
+        try:
+            progress(1, 10)
+        except Exception as error:
+            raise RenderError(f"Hero: {type(error).__name__}: {error}") from None
+
+    events = _run(store, tmp_path, {"render": swallowing}, stop)
+    assert [event["event"] for event in events][-2:] == ["job_released", "agent_stopped"]
+    status = queue.status(job_id)
+    assert status is not None and status.state == "pending" and status.attempts == 0

@@ -170,11 +170,11 @@ def test_format_usd() -> None:
     ]
 
 
-def _write_dataset(folder: Path, preset: str, per_image_s: float, age_s: float = 0.0) -> Path:
-    """A dataset.json shaped like the renderer's (core/dataset.py: preset dict, timings totals)."""
+def _write_dataset(folder: Path, preset: str, per_image_s: float, age_s: float = 0.0, device: str | None = "GPU") -> Path:
+    """A dataset.json shaped like the renderer's (core/dataset.py: preset dict, timings totals, the device record)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "dataset.json"
-    summary = {
+    summary: dict[str, object] = {
         "spec": {"preset": preset, "characters": [{"name": "X_Bot"}]},
         "preset": {"name": preset, "engine": "CYCLES", "samples": 16, "denoise": True, "lighting": "studio"},
         "images": [{"path": "X_Bot/front.png", "render_s": per_image_s / 2, "label_s": 0.01}],
@@ -188,6 +188,8 @@ def _write_dataset(folder: Path, preset: str, per_image_s: float, age_s: float =
         },
         "counts": {"images": 1, "characters": 1, "failures": 0},
     }
+    if device is not None:
+        summary["device"] = {"requested": "auto", "device": device, "backend": "OPTIX" if device == "GPU" else "NONE"}
     path.write_text(json.dumps(summary))
     stamp = time.time() - age_s
     os.utime(path, (stamp, stamp))
@@ -211,6 +213,7 @@ def test_measured_seconds_newest_matching_dataset(tmp_path: Path) -> None:
 def test_reads_what_the_renderer_writes(tmp_path: Path) -> None:
     params = RenderParams(characters=(CharacterRef("X_Bot", "ab" * 32, "fbx"),), preset="quality")
     summary = new_summary(params, render_preset("quality"), {"blender": "4.5"})
+    summary["device"] = {"requested": "auto", "device": "GPU", "backend": "CUDA", "gpus": ["NVIDIA A40"]}
     summary["characters"].append({"name": "X_Bot", "import_s": 2.0, "framing_s": 1.0})
     summary["images"].extend({"path": f"X_Bot/{view}.png", "render_s": 2.5, "label_s": 0.5} for view in ("front", "back"))
     (tmp_path / "run").mkdir()
@@ -222,7 +225,9 @@ def test_reads_what_the_renderer_writes(tmp_path: Path) -> None:
 def test_measured_seconds_from_images_when_totals_are_missing(tmp_path: Path) -> None:
     path = tmp_path / "dataset.json"
     images = [{"render_s": 3.0, "label_s": 1.0}, {"render_s": 5.0, "label_s": 1.0}, {"render_s": "bad"}, "junk"]
-    path.write_text(json.dumps({"spec": {"preset": "seed"}, "images": images, "timings": {"per_image_s": 0.0}}))
+    path.write_text(
+        json.dumps({"spec": {"preset": "seed"}, "images": images, "timings": {"per_image_s": 0.0}, "device": {"device": "GPU"}})
+    )
     assert measured_seconds_per_image("seed", [tmp_path]) == (5.0, path.resolve())
 
 
@@ -310,3 +315,22 @@ def test_submit_estimates_from_downloaded_job_timings(
     arguments = ["submit", str(character), "--angles", "2", "--preset", "preview", "--store", store]
     assert main(arguments) == 0
     assert f"measured from {dataset.resolve()}" in capsys.readouterr().err
+
+
+def test_only_gpu_renders_count_as_measured(tmp_path: Path) -> None:
+    gpu = _write_dataset(tmp_path / "pod", "standard", 0.3, age_s=100)
+    _write_dataset(tmp_path / "laptop", "standard", 0.9, age_s=10, device="CPU")
+    _write_dataset(tmp_path / "before_devices", "standard", 1.5, age_s=0, device=None)
+    assert measured_seconds_per_image("standard", [tmp_path]) == (0.3, gpu.resolve())
+    assert measured_seconds_per_image("standard", [tmp_path / "laptop", tmp_path / "before_devices"]) is None
+
+
+def test_cli_cost_uses_downloaded_gpu_timings(clean_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    monkeypatch.chdir(clean_env)
+    _write_dataset(clean_env / "data" / "working" / "render_20250101_000000_0123abcd", "quality", 2.0)
+    assert main(["cost", "--provider", "local", "--count", "900", "--preset", "quality", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["breakdown"]["seconds_per_image"] == 2.0 and result["total"] == 0.21  # 900 × 2 / 3600 × 0.42
+    assert result["breakdown"]["seconds_source"].startswith("measured on a GPU")
+    assert main(["cost", "--provider", "local", "--count", "900", "--preset", "standard", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["breakdown"]["seconds_source"] == "configured"

@@ -110,7 +110,7 @@ def test_bvh_assets_are_uploaded_once_and_fetched_verified(tmp_path: Path) -> No
 
 
 def test_the_agent_fetches_bvh_motions_beside_the_characters(tmp_path: Path) -> None:
-    from pose_factory_addon.agent import _fetch_assets
+    from pose_factory_addon.agent import fetch_assets
 
     store = LocalStore(tmp_path / "store")
     queue = JobQueue(store)
@@ -119,7 +119,7 @@ def test_the_agent_fetches_bvh_motions_beside_the_characters(tmp_path: Path) -> 
     clip.write_text("HIERARCHY\n")
     hero, motion = queue.upload_character(character), queue.upload_motion(clip)
     params = RenderParams(characters=(CharacterRef("hero", hero.sha256, "glb"),), motions=(MotionRef("walk"), motion))
-    files = _fetch_assets(store, new_render_manifest(params), tmp_path / "workspace")
+    files = fetch_assets(store, new_render_manifest(params), tmp_path / "workspace")
     assert set(files) == {"hero", motion.asset_key}
     assert files[motion.asset_key].read_text() == "HIERARCHY\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -48,9 +49,10 @@ def character(tmp_path: Path) -> Path:
     return path
 
 
-def submit_job(queue: JobQueue, character: Path) -> JobManifest:
+def submit_job(queue: JobQueue, character: Path, now: datetime | None = None) -> JobManifest:
     ref = queue.upload_character(character)
-    manifest = new_render_manifest(RenderParams(characters=(ref,), angles=1, preset="preview", resolution=(64, 64)))
+    params = RenderParams(characters=(ref,), angles=1, preset="preview", resolution=(64, 64))
+    manifest = new_render_manifest(params, now)
     queue.submit(manifest)
     return manifest
 
@@ -74,11 +76,14 @@ def test_submit_uploads_character_once_and_queues_pending(queue: JobQueue, store
         queue.submit(first)
 
 
-def test_claim_complete_and_download(queue: JobQueue, store: ObjectStore, character: Path, tmp_path: Path) -> None:
+def test_claim_complete_and_download(queue: JobQueue, store: ObjectStore, clock: Clock, character: Path, tmp_path: Path) -> None:
     manifest = submit_job(queue, character)
     lease = queue.claim(pending_key(manifest.job_id), "worker-a")
     assert lease is not None and lease.attempt == 1 and lease.manifest == manifest
     assert queue.claim(pending_key(manifest.job_id), "worker-b") is None
+    lease.report_progress(1, 2)
+    assert queue.status(manifest.job_id).progress == {"done": 0, "total": 0}, "at most one lease write per 0.5 s"  # type: ignore[union-attr]
+    clock.now += 1
     lease.report_progress(1, 1)
     status = queue.status(manifest.job_id)
     assert (
@@ -279,3 +284,180 @@ def test_lease_record_names_worker_and_attempt(queue: JobQueue, store: ObjectSto
     assert stored is not None
     record = json.loads(stored.data)
     assert record["worker_id"] == "worker-a" and record["attempt"] == 1 and record["expires_at"] > record["claimed_at"]
+
+
+class CountingStore(ObjectStore):
+    """Any store, counting the object reads a caller makes (``get`` and ``exists``)."""
+
+    def __init__(self, inner: ObjectStore) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.reads = 0
+
+    def get(self, key: str):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return self.inner.get(key)
+
+    def exists(self, key: str) -> bool:
+        self.reads += 1
+        return self.inner.exists(key)
+
+    def put(self, key: str, data: bytes) -> str:
+        return self.inner.put(key, data)
+
+    def put_if_absent(self, key: str, data: bytes) -> str | None:
+        return self.inner.put_if_absent(key, data)
+
+    def put_if_match(self, key: str, data: bytes, etag: str) -> str | None:
+        return self.inner.put_if_match(key, data, etag)
+
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+        return self.inner.list(prefix, limit)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def upload_file(self, key: str, path) -> str:  # type: ignore[no-untyped-def]
+        return self.inner.upload_file(key, path)
+
+    def download_file(self, key: str, path) -> None:  # type: ignore[no-untyped-def]
+        self.inner.download_file(key, path)
+
+
+def _jobs_in_every_state(queue: JobQueue, clock: Clock, character: Path, tmp_path: Path) -> dict[str, str]:
+    """Two completed, one failed, one cancelled, one processing, one given back after a failure, two pending."""
+    ids: dict[str, str] = {}
+    for name in ("done-1", "done-2", "failed", "cancelled", "running", "retrying", "pending-1", "pending-2"):
+        ids[name] = submit_job(queue, character, datetime.fromtimestamp(clock.now, UTC)).job_id
+        clock.now += 1
+    for name in ("done-1", "done-2"):
+        lease = queue.claim(pending_key(ids[name]), "worker-a")
+        assert lease is not None
+        lease.complete(write_results(tmp_path / name))
+    failing = queue.claim(pending_key(ids["failed"]), "worker-b")
+    assert failing is not None
+    failing.fail("character import failed", retry=False)
+    queue.cancel(ids["cancelled"])
+    running = queue.claim(pending_key(ids["running"]), "worker-c")
+    assert running is not None
+    clock.now += 1
+    running.report_progress(3, 8)
+    retrying = queue.claim(pending_key(ids["retrying"]), "worker-d")
+    assert retrying is not None
+    retrying.fail("out of memory", retry=True)
+    return ids
+
+
+def test_listing_reads_objects_only_for_running_and_failed_jobs(
+    queue: JobQueue, store: ObjectStore, clock: Clock, character: Path, tmp_path: Path
+) -> None:
+    ids = _jobs_in_every_state(queue, clock, character, tmp_path)
+    counting = CountingStore(store)
+    listing = JobQueue(counting, max_attempts=3, lease_seconds=10.0, clock=clock)
+    jobs = {job.job_id: job for job in listing.list_jobs()}
+    expected = {
+        "done-1": "completed",
+        "done-2": "completed",
+        "failed": "failed",
+        "cancelled": "cancelled",
+        "running": "processing",
+        "retrying": "pending",
+        "pending-1": "pending",
+        "pending-2": "pending",
+    }
+    assert {name: jobs[job_id].state for name, job_id in ids.items()} == expected
+    assert counting.reads == 3, "one read per running or given-back job (progress) and per failed job (error)"
+    assert jobs[ids["done-1"]].attempts == 1 and jobs[ids["done-1"]].worker == "worker-a"
+    assert jobs[ids["done-1"]].progress == {"done": 0, "total": 0}
+    assert jobs[ids["failed"]].error == "character import failed"
+    assert jobs[ids["running"]].progress == {"done": 3, "total": 8} and jobs[ids["running"]].worker == "worker-c"
+    assert jobs[ids["retrying"]].attempts == 1 and jobs[ids["retrying"]].error == "out of memory"
+    assert [job.job_id for job in listing.list_jobs()] == sorted(ids.values(), reverse=True), "newest first"
+    for name, job_id in ids.items():
+        single = queue.status(job_id)
+        assert single is not None and single.state == expected[name], name
+
+
+def test_listing_filters_by_state_time_and_count(queue: JobQueue, clock: Clock, character: Path, tmp_path: Path) -> None:
+    ids = _jobs_in_every_state(queue, clock, character, tmp_path)
+    assert {job.job_id for job in queue.list_jobs(states=["completed"])} == {ids["done-1"], ids["done-2"]}
+    assert {job.job_id for job in queue.list_jobs(states=["pending", "failed"])} == {
+        ids["failed"],
+        ids["retrying"],
+        ids["pending-1"],
+        ids["pending-2"],
+    }
+    newest_two = queue.list_jobs(limit=2)
+    assert [job.job_id for job in newest_two] == [ids["pending-2"], ids["pending-1"]]
+    since = queue.status(ids["running"]).created_at  # type: ignore[union-attr]
+    assert {job.job_id for job in queue.list_jobs(since=since)} >= {ids["running"], ids["pending-2"]}
+    assert ids["done-1"] not in {job.job_id for job in queue.list_jobs(since="2999-01-01T00:00:00Z")}
+    with pytest.raises(QueueError, match="unknown state"):
+        queue.list_jobs(states=["finished"])
+
+
+def test_completed_wins_over_a_late_cancel_and_old_status_objects_are_read(
+    queue: JobQueue, store: ObjectStore, character: Path, tmp_path: Path
+) -> None:
+    manifest = submit_job(queue, character)
+    lease = queue.claim(pending_key(manifest.job_id), "worker")
+    assert lease is not None
+    queue.cancel(manifest.job_id)
+    assert lease.complete(write_results(tmp_path / "out")) is True, "the commit counts even after a cancel"
+    assert queue.status(manifest.job_id).state == "completed"  # type: ignore[union-attr]
+    assert [job.state for job in queue.list_jobs()] == ["completed"]
+    with pytest.raises(QueueError, match="already completed"):
+        queue.cancel(manifest.job_id)
+
+    old = "render_20240101_000000_0123abcd"
+    store.put(
+        f"jobs/status/{old}.json", json.dumps({"job_id": old, "job_type": "render", "state": "failed", "error": "x"}).encode()
+    )
+    status = queue.status(old)
+    assert status is not None and status.state == "failed" and status.error == "x"
+    assert {job.job_id: job.state for job in queue.list_jobs()}[old] == "failed"
+
+
+def test_agents_defer_lease_deletion_until_flushed(queue: JobQueue, store: ObjectStore, character: Path, tmp_path: Path) -> None:
+    queue.defer_lease_cleanup = True
+    manifest = submit_job(queue, character)
+    lease = queue.claim(pending_key(manifest.job_id), "worker")
+    assert lease is not None and lease.complete(write_results(tmp_path / "out"))
+    assert store.list("jobs/pending/") == [] and store.list("jobs/processing/") == [lease_key(manifest.job_id)]
+    assert queue.claim(pending_key(manifest.job_id), "late-worker") is None, "a leftover lease is not work"
+    assert queue.status(manifest.job_id).state == "completed"  # type: ignore[union-attr]
+    assert queue.flush_leases() == 1 and store.list("jobs/processing/") == []
+
+
+@pytest.mark.parametrize("store", ["s3"], indirect=True)
+def test_a_job_costs_at_most_eight_requests_end_to_end(store: ObjectStore, character: Path, tmp_path: Path) -> None:
+    """Submit, poll, claim, one result file, commit, finish: the path every no-render job takes."""
+    queue = JobQueue(store)
+    ref = queue.upload_character(character)
+    worker = JobQueue(store)
+    worker.defer_lease_cleanup = True
+    before = store.requests_sent
+    manifest = new_render_manifest(RenderParams(characters=(ref,), angles=1, preset="preview", resolution=(64, 64)))
+    queue.submit(manifest)
+    (key,) = worker.pending_keys(64)
+    lease = worker.claim(key, "worker")
+    assert lease is not None
+    lease.report_progress(1, 1)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "result.txt").write_text("done")
+    assert lease.complete(tmp_path / "out")
+    assert store.requests_sent - before <= 8
+    assert queue.status(manifest.job_id).state == "completed"  # type: ignore[union-attr]
+
+
+def test_status_since_accepts_ages_and_timestamps() -> None:
+    from pose_factory_addon.commands.status import since_time
+    from pose_factory_addon.core.errors import UsageError
+
+    now = 1_800_000_000.0
+    assert since_time("90s", now) == "2027-01-15T07:58:30Z"
+    assert since_time("2d", now) == "2027-01-13T08:00:00Z"
+    assert since_time("2027-01-15T08:00:00Z", now) == "2027-01-15T08:00:00Z"
+    assert since_time("2027-01-15T10:00:00+02:00", now) == "2027-01-15T08:00:00Z"
+    with pytest.raises(UsageError, match="--since"):
+        since_time("yesterday", now)

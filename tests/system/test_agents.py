@@ -281,6 +281,8 @@ def test_headless_launcher_parses_arguments_after_the_double_dash(tmp_path: Path
     events = [json.loads(line) for line in empty.stderr.splitlines()]
     assert [event["event"] for event in events] == ["agent_started", "agent_stopped"]
     assert all("job_id" in event and event["worker"] for event in events)
+    device = events[0]["render_device"]  # the real render handler: the agent says what it renders on
+    assert device["device"] in ("CPU", "GPU") and device["backend"] and isinstance(device["gpus"], list)
     bad = subprocess.run(
         [*launcher, *common, "--worker-id", "../x"], capture_output=True, text=True, env=environment(tmp_path), timeout=60
     )

@@ -183,7 +183,11 @@ def test_estimate_uses_the_timings_of_downloaded_results(
     settings = addon.scene.pose_factory
     settings.preset = "preview"
     settings.download_folder = str(tmp_path / "downloads")
-    shutil.copytree(rendered_dataset, tmp_path / "downloads" / "render_20260101_120000_0123abcd")
+    downloaded = tmp_path / "downloads" / "render_20260101_120000_0123abcd"
+    shutil.copytree(rendered_dataset, downloaded)
+    dataset = json.loads((downloaded / "dataset.json").read_text())
+    dataset["device"] = {"requested": "auto", "device": "GPU", "backend": "OPTIX", "gpus": ["NVIDIA A40"]}
+    (downloaded / "dataset.json").write_text(json.dumps(dataset))  # as a pod renders it: only GPU timings count
     decision = check_render_job(8, "preview", load_settings(), search_dirs=[tmp_path / "downloads"])
     assert decision.source.startswith("measured from")
     view = cost_view(8, "preview", "local", (512, 512), load_settings(), measured_dirs(addon))
