@@ -33,7 +33,6 @@ def open_queue(args: argparse.Namespace) -> tuple[JobQueue, Settings]:
     return JobQueue.from_settings(settings), settings
 
 
-
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
     """``--backend queue|serverless`` and ``--endpoint ID`` (settings ``backend``, ``serverless_endpoint``)."""
     parser.add_argument(
