@@ -18,6 +18,7 @@ from ..core.characters import character_spec
 from ..core.contact_sheets import write_contact_sheet
 from ..core.errors import CharacterError, UsageError
 from ..core.generation import find_characters_python
+from ..core.output_paths import writable_folder
 from .render import render_locally
 from .render_options import render_params_from_args
 
@@ -70,6 +71,7 @@ def _generate_people(out: Path) -> list[Path]:
 def run_demo(args: argparse.Namespace) -> int:
     if not args.samples.is_dir():
         raise UsageError(f"{args.samples}: sample characters not found (run from a source checkout or pass --samples)")
+    writable_folder(args.out, "--out")
     people = _generate_people(args.out / PEOPLE_DIR)
     files = character_files([args.samples, *people])
     params = render_params_from_args(SimpleNamespace(**DEMO_OPTIONS), files, output_name="demo")

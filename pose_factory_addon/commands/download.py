@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import defaults
+from ..core.output_paths import refuse_file_in_the_way
 from ._queue_args import add_store_option, job_id_argument, open_queue
 
 
@@ -25,8 +26,9 @@ def add_parser(subparsers: Any) -> None:
 
 def run_download(args: argparse.Namespace) -> int:
     job_id = job_id_argument(args.job_id)
-    queue, _ = open_queue(args)
     target = Path(args.out) if args.out else Path(defaults.DOWNLOAD_ROOT) / job_id
+    refuse_file_in_the_way(target, "--out")
+    queue, _ = open_queue(args)
     written = queue.download_results(job_id, target, force=args.force)
     print(f"{len(written)} files verified and written to {target.resolve()}")
     return 0

@@ -18,6 +18,7 @@ from ..core.config import load_settings
 from ..core.cost import format_usd
 from ..core.enhance_options import FIELDS, MODES, EnhanceOptions, enhance_options
 from ..core.errors import CostLimitExceeded, UsageError
+from ..core.output_paths import writable_folder
 from ._confirm import confirmed
 from ._progress import ProgressBar
 
@@ -118,6 +119,8 @@ def run_enhance(args: argparse.Namespace) -> int:
     from ..core.stability import StabilityClient
 
     options = enhance_options_from_args(args)
+    if args.out is not None:
+        writable_folder(args.out, "--out")
     settings = load_settings(config_path=args.config)
     client = StabilityClient.from_settings(settings)
     qa_python = find_qa_python()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.contact_sheets import DEFAULT_MAX_IMAGES, DEFAULT_TILE, write_contact_sheet
+from ..core.output_paths import image_file
 from ..core.skeletons import KEYPOINT_SETS
 
 
@@ -32,8 +33,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run_preview(args: argparse.Namespace) -> int:
+    out = image_file(args.out, "--out")
     count = write_contact_sheet(
-        args.dataset, args.out, args.labels, args.max_images, args.columns, args.tile, mask_outline=args.mask_outline
+        args.dataset, out, args.labels, args.max_images, args.columns, args.tile, mask_outline=args.mask_outline
     )
     print(f"{count} images drawn to {args.out}", file=sys.stderr)
     return 0

@@ -23,6 +23,7 @@ from ..core.child_process import child_environment
 from ..core.dataset import merge_summaries, read_labels, write_dataset_files, write_json
 from ..core.errors import ManifestError, RenderError, UsageError
 from ..core.manifest import RenderParams, manifest_from_json
+from ..core.output_paths import writable_folder
 from ..core.progress import parse_progress_line, progress_line
 from ..core.render_params import child_render_command, write_params_file
 from ._progress import ProgressBar
@@ -102,6 +103,7 @@ def run_render(args: argparse.Namespace) -> int:
     params = _params_from_file(args.params_from) if args.params_from else render_params_from_args(args, files)
     if args.summary_to is not None:
         return _run_worker(args, params, files, motions)
+    writable_folder(args.out, "--out")
     summary = render_locally(params, files, args.out, args.workers, args.debug_overlays, motions, backgrounds)
     counts = summary["counts"]
     print(

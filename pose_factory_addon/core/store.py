@@ -188,6 +188,8 @@ class LocalStore(ObjectStore):
         self.root = Path(root).expanduser().resolve()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise _fail("open", str(self.root), "a file, not a folder") from None
         except OSError as error:
             raise _fail("open", str(self.root), error.strerror) from None
         self.url = self.root.as_uri()
