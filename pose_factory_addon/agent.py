@@ -33,10 +33,11 @@ from typing import Any, Protocol, TextIO
 
 from .core import defaults
 from .core.character_files import preferred_character_file
-from .core.config import load_settings, user_data_dir
+from .core.config import load_settings, user_cache_dir
 from .core.enhance_options import EnhanceOptions
 from .core.errors import CostLimitExceeded, EnhanceError, ManifestError, PoseFactoryError, QAError, RenderError, UsageError
 from .core.manifest import CHARACTER_EXTENSIONS, CharacterParams, JobManifest, RenderParams
+from .core.output_paths import writable_folder
 from .core.pod_activity import AgentPresence, pod_worker_id, worker_on_pod
 from .core.pods import own_pod_id, own_pod_stopper
 from .core.queue import (
@@ -57,6 +58,7 @@ _FINISHED_MARKER = ".finished"
 CHARACTERS_DIR = "characters"  # a job's generated character files, published as assets
 ENHANCED_DIR = "enhanced"  # a render job's dataset enhanced by Stability AI (params.enhance), inside its results
 ASSETS_FILE = "assets.json"
+AGENT_CACHE_FOLDER = "agent"  # the agent's workspace inside the user cache folder, off a pod
 
 
 class JobHandler(Protocol):
@@ -482,7 +484,10 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--worker-id", metavar="ID", help="name in leases and status (default <host>-<pid>)")
     parser.add_argument(
-        "--workspace", metavar="DIR", help=f"work folder (default $WORKSPACE_ROOT, then {defaults.WORKSPACE_ROOT})"
+        "--workspace",
+        metavar="DIR",
+        help=f"work folder for job files and the asset cache (default $WORKSPACE_ROOT, then {defaults.WORKSPACE_ROOT} "
+        f"where it exists and is writable, as on a pod, else {user_cache_dir() / AGENT_CACHE_FOLDER})",
     )
     parser.add_argument(
         "--stop-pod-when-idle",
@@ -494,19 +499,26 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-file", metavar="PATH", help="also append the JSON log lines to PATH")
 
 
-def _workspace_folder(configured: str, is_default: bool) -> Path:
-    """The configured workspace; the pod default ``/workspace`` falls back to the user data dir off-pod."""
-    folder = Path(configured).expanduser().resolve()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if os.access(folder, os.W_OK):
-            return folder
-    except OSError:
-        if not is_default:
-            raise UsageError(f"workspace {folder} cannot be created") from None
+def workspace_folder(configured: str, is_default: bool) -> Path:
+    """Where the agent keeps its job folders and asset cache (the ``agent_started`` event names it).
+
+    A workspace the user chose (``--workspace``, ``$WORKSPACE_ROOT``, the config file) is created and must
+    take files. The default, the pod's ``/workspace``, is used only where it already exists and takes files
+    (a pod); anywhere else the agent works in the user cache folder instead of creating a folder at the
+    root of a laptop's file system.
+
+    Raises:
+        UsageError: the chosen workspace is a file or cannot be written.
+    """
     if not is_default:
-        raise UsageError(f"workspace {folder} is not writable")
-    return user_data_dir() / "workspace"
+        return writable_folder(Path(configured).expanduser().resolve(), "workspace")
+    pod_workspace = Path(configured)
+    if pod_workspace.is_dir():
+        try:
+            return writable_folder(pod_workspace, "workspace")
+        except UsageError:
+            pass  # a read-only /workspace is not a pod's: work in the cache folder
+    return writable_folder(user_cache_dir() / AGENT_CACHE_FOLDER, "workspace")
 
 
 def _log_file(path: str) -> Path:
@@ -541,7 +553,7 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
         worker_id = pod_worker_id(pod_id, worker_id)  # `pods terminate` finds a pod's leases by this prefix
     options = AgentOptions(
         worker_id=worker_id,
-        workspace=_workspace_folder(settings.workspace_root, settings.sources.get("workspace_root") == "default"),
+        workspace=workspace_folder(settings.workspace_root, settings.sources.get("workspace_root") == "default"),
         once=args.once,
         max_jobs=args.max_jobs,
         poll_seconds=settings.poll_interval,
