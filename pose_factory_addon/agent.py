@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import signal
@@ -213,6 +214,18 @@ class EventLog:
             if self._file is not None:
                 with open(self._file, "a", encoding="utf-8") as handle:
                     handle.write(line + "\n")
+
+
+class _EventNotices(logging.Handler):
+    """Warnings of the package's modules (an S3 endpoint that does not answer yet) as events of the agent's log,
+    named by the record's ``event`` (``store_retrying``), so its stderr stays one JSON object per line."""
+
+    def __init__(self, log: EventLog) -> None:
+        super().__init__(logging.WARNING)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.log(str(getattr(record, "event", "warning")), message=record.getMessage())
 
 
 @dataclass
@@ -570,9 +583,12 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
         stop.set()
 
     previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    notices = logging.getLogger(__package__)
+    previous_notices, notices.handlers = notices.handlers, [_EventNotices(log)]
     try:
         run_agent(open_store(settings.store, settings), options, handlers, stop, log, stop_pod)
     finally:
+        notices.handlers = previous_notices
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0

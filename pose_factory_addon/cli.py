@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -82,10 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Notices(logging.Handler):
+    """Warnings of the package's modules (an S3 endpoint that does not answer yet) as ``pose-factory <verb>: ...``
+    lines on stderr, written to whatever ``sys.stderr`` is at the time."""
+
+    def __init__(self, verb: str) -> None:
+        super().__init__(logging.WARNING)
+        self.verb = verb
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"pose-factory {self.verb}: {redact(record.getMessage())}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    notices = logging.getLogger(__package__)
+    handler = _Notices(args.command)
+    notices.addHandler(handler)
     try:
         status = args.func(args)
     except UsageError as error:
@@ -101,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {error.filename}" if error.filename else ""
         print(f"pose-factory {args.command}: {redact(error.strerror or str(error))}{where}", file=sys.stderr)
         return 1
+    finally:
+        notices.removeHandler(handler)
     return int(status or 0)
 
 
