@@ -68,8 +68,12 @@ def add_parser(subparsers: Any) -> None:
     add_render_options(submit)
     add_store_option(submit)
     submit.set_defaults(func=run_submit)
-    listing = actions.add_parser("list", help="list the generated people in a folder")
-    listing.add_argument("folder", type=Path, metavar="DIR")
+    listing = actions.add_parser(
+        "list",
+        help="list the generated people in a folder",
+        description="List the people `characters generate` wrote into a folder: gender, age, height, build and files.",
+    )
+    listing.add_argument("folder", type=Path, metavar="DIR", help="folder written by `pose-factory characters generate`")
     listing.set_defaults(func=run_list)
 
 

@@ -37,7 +37,8 @@ def add_parser(subparsers: Any) -> None:
         "--steps",
         type=int,
         default=defaults.COST_STEPS,
-        help=f"diffusion steps for API providers (default {defaults.COST_STEPS})",
+        help=f"diffusion steps for API providers, {defaults.MIN_DIFFUSION_STEPS}-{defaults.MAX_DIFFUSION_STEPS} "
+        f"(default {defaults.COST_STEPS})",
     )
     parser.add_argument("--model", default=defaults.COST_MODEL, help=f"model for API providers (default {defaults.COST_MODEL})")
     parser.add_argument("--max-cost", type=float, help="refuse above this many USD (can only lower max_cost_per_job)")

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core import defaults
 from ..core.output_paths import refuse_file_in_the_way
-from ._queue_args import add_store_option, job_id_argument, open_queue
+from ._queue_args import add_job_id_argument, add_store_option, job_id_argument, open_queue
 
 
 def add_parser(subparsers: Any) -> None:
@@ -17,7 +17,7 @@ def add_parser(subparsers: Any) -> None:
         help="download a completed job's results",
         description="Download and verify (sizes and SHA-256) every result file; nothing is written unless all of them check out.",
     )
-    parser.add_argument("job_id", metavar="JOB_ID")
+    add_job_id_argument(parser)
     parser.add_argument("--out", metavar="DIR", help="target folder (default data/working/<job_id>)")
     parser.add_argument("--force", action="store_true", help="overwrite files in a non-empty target folder")
     add_store_option(parser)

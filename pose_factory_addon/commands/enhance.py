@@ -56,7 +56,7 @@ def add_enhance_options(parser: argparse.ArgumentParser, prefix: str = "") -> No
         dest=f"{dest}negative_prompt",
         default="",
         metavar="TEXT",
-        help="what they should not look like",
+        help="what they should not look like (default: nothing)",
     )
     parser.add_argument(
         f"--{prefix}mode",
@@ -79,7 +79,7 @@ def add_enhance_options(parser: argparse.ArgumentParser, prefix: str = "") -> No
         type=int,
         default=defaults.ENHANCE_VARIATIONS,
         metavar="N",
-        help="enhanced images per render, each one paid (default 1)",
+        help=f"enhanced images per render, 1-{defaults.ENHANCE_MAX_VARIATIONS}, each one paid (default %(default)s)",
     )
     parser.add_argument(
         f"--{prefix}seed",

@@ -10,7 +10,7 @@ from typing import Any
 from ..core import defaults
 from ..core.errors import QueueError
 from ..core.queue import JobQueue, JobStatus
-from ._queue_args import add_store_option, job_id_argument, open_queue
+from ._queue_args import add_job_id_argument, add_store_option, job_id_argument, open_queue
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
@@ -24,7 +24,7 @@ def add_parser(subparsers: Any) -> None:
         help="wait for a job to finish",
         description="Wait until the job is completed (exit 0), failed or cancelled (exit 1), or the timeout passes (exit 2).",
     )
-    parser.add_argument("job_id", metavar="JOB_ID")
+    add_job_id_argument(parser)
     parser.add_argument("--timeout", type=float, metavar="S", help="seconds to wait (default: wait_timeout setting, 3600)")
     add_store_option(parser)
     parser.set_defaults(func=run_wait)
