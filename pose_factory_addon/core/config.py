@@ -86,7 +86,7 @@ def _text(value: Any) -> str:
 def _store_url(value: Any) -> str:
     text = _text(value)
     if not text.startswith(("file://", "s3://")) and not text.startswith(("/", ".")):
-        raise ValueError("must be file:///path, s3://bucket/prefix, or a folder path")
+        raise ValueError("must be file:///path, s3://bucket/prefix, or a folder path starting with / or ./")
     return text
 
 
