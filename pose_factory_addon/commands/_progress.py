@@ -22,7 +22,8 @@ def _clock(seconds: float) -> str:
 
 
 class ProgressBar:
-    """Callable ``(done, total)`` that shows images done / total, the rate and the ETA on ``stream``."""
+    """Callable ``(done, total)`` that shows images done / total, the rate and the ETA on ``stream``; :meth:`phase`
+    adds the step in progress (a long import or framing step, so the bar does not look stuck)."""
 
     def __init__(self, label: str, stream: TextIO | None = None, unit: str = "images") -> None:
         self.label = label
@@ -33,23 +34,44 @@ class ProgressBar:
         self.started = time.monotonic()
         self.last_line = 0.0
         self.shown = False
+        self.done = 0
+        self.total = 0
+        self.step = ""
 
     def __call__(self, done: int, total: int) -> None:
-        elapsed = time.monotonic() - self.started
-        rate = done / elapsed if elapsed > 0 and done else 0.0
-        eta = _clock((total - done) / rate) if rate else "?"
-        text = f"{self.label}: {done}/{total} {self.unit}, {rate:.2f} {self.unit}/s, ETA {eta}"
+        self.done, self.total = done, total
+        text = self._text()
         if self.machine:
             print(progress_line(done, total, text), file=self.stream, flush=True)
         elif self.interactive:
-            filled = round(_BAR_WIDTH * done / total) if total else 0
-            bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
-            self.stream.write(f"\r[{bar}] {text}  ")
-            self.stream.flush()
-            self.shown = True
+            self._draw(text)
         elif done == total or time.monotonic() - self.last_line >= _PLAIN_EVERY_S:
             self.last_line = time.monotonic()
             print(text, file=self.stream, flush=True)
+
+    def phase(self, step: str) -> None:
+        """Say which step starts (machines and terminals see each; a plain log only the imports)."""
+        self.step = step
+        if self.machine:
+            print(progress_line(self.done, self.total, f"{self.label}: {step}"), file=self.stream, flush=True)
+        elif self.interactive:
+            self._draw(self._text())
+        elif step.startswith("importing"):
+            print(f"{self.label}: {step}", file=self.stream, flush=True)
+
+    def _text(self) -> str:
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 and self.done else 0.0
+        eta = _clock((self.total - self.done) / rate) if rate else "?"
+        return f"{self.label}: {self.done}/{self.total} {self.unit}, {rate:.2f} {self.unit}/s, ETA {eta}"
+
+    def _draw(self, text: str) -> None:
+        filled = round(_BAR_WIDTH * self.done / self.total) if self.total else 0
+        bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
+        step = f" ({self.step})" if self.step else ""
+        self.stream.write(f"\r[{bar}] {text}{step}\033[K")
+        self.stream.flush()
+        self.shown = True
 
     def close(self) -> None:
         """End the bar's line (terminal only)."""

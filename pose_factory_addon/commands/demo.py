@@ -18,6 +18,7 @@ from ..core.characters import character_spec
 from ..core.contact_sheets import write_contact_sheet
 from ..core.errors import CharacterError, UsageError
 from ..core.generation import find_characters_python
+from ..core.interrupt import INTERRUPTED_EXIT
 from ..core.output_paths import writable_folder
 from .render import render_locally
 from .render_options import render_params_from_args
@@ -80,7 +81,10 @@ def run_demo(args: argparse.Namespace) -> int:
     people = _generate_people(args.out / PEOPLE_DIR)
     files = character_files([args.samples, *people])
     params = render_params_from_args(SimpleNamespace(**DEMO_OPTIONS), files, output_name="demo")
-    summary = render_locally(params, files, args.out, workers=args.workers)
+    summary = render_locally(params, files, args.out, workers=args.workers, mode="overwrite")
+    if summary.get("interrupted"):
+        print(f"pose-factory demo: interrupted after {summary['counts']['images']} images", file=sys.stderr)
+        return INTERRUPTED_EXIT
     sheet = args.out / CONTACT_SHEET
     count = write_contact_sheet(args.out, sheet, max_images=summary["counts"]["images"], tile=160)
     timings = summary["timings"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -21,10 +22,11 @@ from typing import Any, TextIO
 from ..core.character_files import character_files
 from ..core.child_process import child_environment
 from ..core.dataset import merge_summaries, read_labels, write_dataset_files, write_json
+from ..core.dataset_folder import finish_output, finished_images, prepare_output
 from ..core.errors import ManifestError, RenderError, UsageError
+from ..core.interrupt import INTERRUPTED_EXIT, stop_requested
 from ..core.manifest import RenderParams, manifest_from_json
-from ..core.output_paths import writable_folder
-from ..core.progress import parse_progress_line, progress_line
+from ..core.progress import parse_progress_line
 from ..core.render_params import child_render_command, write_params_file
 from ._progress import ProgressBar
 from .render_options import add_render_options, motion_files, render_params_from_args
@@ -48,8 +50,19 @@ def add_parser(subparsers: Any) -> None:
         help="with --randomize: your own HDRIs (.hdr/.exr) and photos (.jpg/.png) to draw backgrounds from, "
         "besides the world images bundled with Blender",
     )
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--overwrite", action="store_true", help="replace the dataset in DIR (removes the files its dataset.json lists)"
+    )
+    existing.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the interrupted dataset in DIR: keep its finished images, render the missing ones (same options)",
+    )
     parser.add_argument("--summary-to", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--params-from", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--keep-finished", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--frame-share", type=_frame_share, default=(0, 1), help=argparse.SUPPRESS)
     parser.set_defaults(func=run_render)
 
 
@@ -67,25 +80,42 @@ def render_locally(
     debug_overlays: bool = False,
     motions: Mapping[str, Path] | None = None,
     backgrounds: Path | None = None,
+    mode: str = "new",
 ) -> dict[str, Any]:
     """Render ``params`` into ``out_dir`` with a progress display; returns the dataset summary.
 
     ``motions`` maps the name of each BVH motion in ``params.motions`` to its file; ``backgrounds``
-    is a folder of the user's own HDRIs and photos for ``params.randomize``.
+    is a folder of the user's own HDRIs and photos for ``params.randomize``; ``mode`` says what to do
+    with a dataset already in ``out_dir`` (``new`` refuses it, ``overwrite``, ``resume``). Ctrl-C stops
+    after the images in progress: the summary then says ``interrupted`` and lists what is finished.
     """
+    finished = prepare_output(out_dir, params, mode)
     bar = ProgressBar("render")
-    try:
-        if workers <= 1 or len(files) <= 1:
-            from ..render.pipeline import render_dataset
+    with stop_requested() as stop:
+        try:
+            if workers <= 1:
+                from ..render.pipeline import render_dataset
 
-            return render_dataset(
-                params, files, out_dir, bar, motion_files=motions, backgrounds=backgrounds, debug_overlays=debug_overlays
-            )
-        return _render_in_workers(
-            params, files, out_dir, _WorkerOptions(workers, debug_overlays, motions or {}, backgrounds), bar
-        )
-    finally:
-        bar.close()
+                summary = render_dataset(
+                    params,
+                    files,
+                    out_dir,
+                    bar,
+                    motion_files=motions,
+                    backgrounds=backgrounds,
+                    debug_overlays=debug_overlays,
+                    stop=stop,
+                    finished=finished,
+                    on_phase=bar.phase,
+                )
+            else:
+                options = _WorkerOptions(workers, debug_overlays, motions or {}, backgrounds, keep_finished=bool(finished))
+                summary = _render_in_workers(params, files, out_dir, options, bar, stop)
+        finally:
+            bar.close()
+    finish_output(out_dir)
+    summary["planned_images"] = max(bar.total, summary["counts"]["images"])
+    return summary
 
 
 def _checked_backgrounds(folder: Path | None) -> Path | None:
@@ -103,9 +133,16 @@ def run_render(args: argparse.Namespace) -> int:
     params = _params_from_file(args.params_from) if args.params_from else render_params_from_args(args, files)
     if args.summary_to is not None:
         return _run_worker(args, params, files, motions)
-    writable_folder(args.out, "--out")
-    summary = render_locally(params, files, args.out, args.workers, args.debug_overlays, motions, backgrounds)
+    mode = "overwrite" if args.overwrite else "resume" if args.resume else "new"
+    summary = render_locally(params, files, args.out, args.workers, args.debug_overlays, motions, backgrounds, mode)
     counts = summary["counts"]
+    if summary.get("interrupted"):
+        print(
+            f"pose-factory render: interrupted after {counts['images']} of {summary['planned_images']} images; "
+            f"dataset.json in {args.out} lists the finished ones (render again with --resume to finish)",
+            file=sys.stderr,
+        )
+        return INTERRUPTED_EXIT
     print(
         f"{counts['images']} images of {counts['characters']} character(s) in {args.out} "
         f"({summary['timings']['per_image_s']:.2f} s per image)",
@@ -131,28 +168,46 @@ def _run_worker(args: argparse.Namespace, params: RenderParams, files: Mapping[s
     """One worker of ``--workers``: its share of the characters with the parent's validated params."""
     from ..render.pipeline import render_dataset
 
-    def report(done: int, total: int) -> None:
-        print(progress_line(done, total), file=sys.stderr, flush=True)
-
-    summary = render_dataset(
-        params,
-        files,
-        args.out,
-        report,
-        motion_files=motions,
-        backgrounds=args.backgrounds,
-        debug_overlays=args.debug_overlays,
-        write_summary=False,
-    )
+    report = ProgressBar("render")  # a worker's environment asks for progress lines (core.child_process)
+    with stop_requested() as stop:
+        summary = render_dataset(
+            params,
+            files,
+            args.out,
+            report,
+            motion_files=motions,
+            backgrounds=args.backgrounds,
+            debug_overlays=args.debug_overlays,
+            write_summary=False,
+            stop=stop,
+            finished=finished_images(args.out) if args.keep_finished else None,
+            on_phase=report.phase,
+            frame_share=args.frame_share,
+        )
     write_json(args.summary_to, summary)
-    return 0
+    return INTERRUPTED_EXIT if summary.get("interrupted") else 0
 
 
-def _split(names: Sequence[str], workers: int) -> list[list[str]]:
+_WORKER_POLL_S = 0.1
+
+
+def _frame_share(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N with I < N")
+    return int(index), int(count)
+
+
+def _split(names: Sequence[str], workers: int) -> list[tuple[list[str], tuple[int, int]]]:
+    """Each worker's characters and frame share: by characters when there are at least as many as workers,
+    else every character's frames are shared by ``workers // characters`` workers (one long clip uses every core)."""
+    shares = max(1, workers // len(names))
+    if shares > 1:
+        return [([name], (index, shares)) for name in names for index in range(shares)]
     groups: list[list[str]] = [[] for _ in range(min(workers, len(names)))]
     for index, name in enumerate(names):
         groups[index % len(groups)].append(name)
-    return groups
+    return [(group, (0, 1)) for group in groups]
 
 
 @dataclass(frozen=True)
@@ -163,10 +218,16 @@ class _WorkerOptions:
     debug_overlays: bool
     motions: Mapping[str, Path]
     backgrounds: Path | None
+    keep_finished: bool = False
 
 
 def _worker_command(
-    params: RenderParams, files: Mapping[str, Path], out_dir: Path, part: Path, options: _WorkerOptions
+    params: RenderParams,
+    files: Mapping[str, Path],
+    out_dir: Path,
+    part: Path,
+    options: _WorkerOptions,
+    frame_share: tuple[int, int],
 ) -> list[str]:
     """The command for one worker; its share of ``params`` goes in ``part.json`` as a render manifest."""
     share = replace(params, characters=tuple(ref for ref in params.characters if ref.name in files))
@@ -174,6 +235,8 @@ def _worker_command(
     extra = ["--summary-to", str(part.with_suffix(".json"))]
     extra += ["--backgrounds", str(options.backgrounds)] if options.backgrounds is not None else []
     extra += ["--debug-overlays"] if options.debug_overlays else []
+    extra += ["--keep-finished"] if options.keep_finished else []
+    extra += ["--frame-share", f"{frame_share[0]}/{frame_share[1]}"] if frame_share[1] > 1 else []
     bvh_files = {motion.name: options.motions[motion.name] for motion in params.motions if not motion.is_library}
     return child_render_command(params_file, files, bvh_files, out_dir, extra)
 
@@ -198,7 +261,9 @@ def _render_in_workers(
     out_dir: Path,
     options: _WorkerOptions,
     progress: Callable[[int, int], None],
+    stop: threading.Event,
 ) -> dict[str, Any]:
+    """Render ``files`` split over worker processes and merge their parts; a stop request is passed on to each."""
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     parts_dir = out_dir / ".workers"
@@ -213,17 +278,24 @@ def _render_in_workers(
 
     processes = []
     threads = []
-    for slot, names in enumerate(groups):
+    for slot, (names, frame_share) in enumerate(groups):
         summary_path = parts_dir / f"part-{slot}.json"
-        command = _worker_command(params, {name: files[name] for name in names}, out_dir, summary_path, options)
+        command = _worker_command(params, {name: files[name] for name in names}, out_dir, summary_path, options, frame_share)
         log = (parts_dir / f"part-{slot}.log").open("w", encoding="utf-8")
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.PIPE, text=True, errors="replace", env=child_environment()
+            command,
+            stdout=log,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=child_environment(),
+            start_new_session=True,  # Ctrl-C reaches the workers once, from this process (see _wait_for_workers)
         )
         thread = threading.Thread(target=_follow, args=(process, slot, state, update, log), daemon=True)
         thread.start()
         processes.append((process, summary_path, names, log))
         threads.append(thread)
+    _wait_for_workers([process for process, *_ in processes], stop)
     parts = []
     for (process, summary_path, names, log), thread in zip(processes, threads, strict=True):
         thread.join()
@@ -231,7 +303,7 @@ def _render_in_workers(
         log.close()
         log_path = summary_path.with_suffix(".log")
         errors = log_path.read_text(encoding="utf-8", errors="replace").strip()
-        if process.returncode != 0 or not summary_path.is_file():
+        if process.returncode not in (0, INTERRUPTED_EXIT) or not summary_path.is_file():
             last = errors.splitlines()[-1] if errors else f"exit status {process.returncode}"
             raise RenderError(f"a render worker for {', '.join(names)} failed: {last}")
         parts.append(json.loads(summary_path.read_text(encoding="utf-8")))
@@ -240,5 +312,19 @@ def _render_in_workers(
         log_path.unlink()
     parts_dir.rmdir()
     summary = merge_summaries(parts, time.perf_counter() - started)
+    if stop.is_set() or any(part.get("interrupted") for part in parts):
+        summary["interrupted"] = True
     write_dataset_files(out_dir, summary, read_labels(out_dir, summary))
     return summary
+
+
+def _wait_for_workers(processes: Sequence[subprocess.Popen[str]], stop: threading.Event) -> None:
+    """Wait for every worker; on a stop request, ask each (once) to stop after its image in progress."""
+    asked = False
+    while any(process.poll() is None for process in processes):
+        if stop.is_set() and not asked:
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)
+            asked = True
+        time.sleep(_WORKER_POLL_S)

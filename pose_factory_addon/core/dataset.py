@@ -7,6 +7,7 @@ one dataset (``pose-factory render --workers N``).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -70,10 +71,21 @@ def finish_summary(summary: dict[str, Any], wall_s: float) -> dict[str, Any]:
     return summary
 
 
-def merge_summaries(parts: Sequence[dict[str, Any]], wall_s: float) -> dict[str, Any]:
-    """One summary from the summaries of workers that rendered disjoint sets of characters of one spec.
+ORDER_KEY = "_order"  # an image's (frame index, view index) while worker parts are merged
 
-    The merged ``spec`` lists every character of every part, in part order.
+
+def drop_order(summary: dict[str, Any]) -> None:
+    """Remove the merge-only ordering field from every image entry."""
+    for image in summary["images"]:
+        image.pop(ORDER_KEY, None)
+
+
+def merge_summaries(parts: Sequence[dict[str, Any]], wall_s: float) -> dict[str, Any]:
+    """One summary from the summaries of workers that rendered shares of one spec: disjoint characters, or
+    disjoint frames of the same character (then its record is kept once and its images are put back in
+    frame and view order, as one process would list them).
+
+    The merged ``spec`` lists every character once, in part order.
     """
     if not parts:
         raise ValueError("nothing to merge")
@@ -86,17 +98,36 @@ def merge_summaries(parts: Sequence[dict[str, Any]], wall_s: float) -> dict[str,
         "failures": [],
     }
     merged["spec"]["characters"] = []
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    images: dict[str, list[dict[str, Any]]] = {}
     for part in parts:
-        merged["spec"]["characters"].extend(part["spec"]["characters"])
-        for key in ("characters", "images", "failures"):
-            merged[key].extend(part[key])
+        for ref in part["spec"]["characters"]:
+            if ref not in merged["spec"]["characters"]:
+                merged["spec"]["characters"].append(ref)
+        for record in part["characters"]:
+            key = (record["name"], str(record.get("motion", "")))
+            if key in records:  # another share of the same animation: its set-up time adds up
+                for timing in ("import_s", "framing_s"):
+                    records[key][timing] = round(records[key].get(timing, 0.0) + record.get(timing, 0.0), 4)
+            else:
+                records[key] = dict(record)
+        for image in part["images"]:
+            images.setdefault(image["image"].rsplit("/", 1)[0], []).append(image)
+        merged["failures"].extend(failure for failure in part["failures"] if failure not in merged["failures"])
+    merged["characters"] = list(records.values())
+    for folder in images.values():
+        merged["images"].extend(sorted(folder, key=lambda image: image.get(ORDER_KEY, [0, 0])))
+    drop_order(merged)
     merged["workers"] = len(parts)
     return finish_summary(merged, wall_s)
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as indented UTF-8 JSON."""
-    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    """Write ``data`` as indented UTF-8 JSON, atomically: a reader (or a resumed render) sees the old file or the
+    whole new one, never half of it."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(partial, path)
 
 
 def write_dataset_files(out_dir: Path, summary: dict[str, Any], labels: Sequence[dict[str, Any]]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -40,7 +41,7 @@ from ..core.camera import (
     seed_camera_matrix,
     world_to_camera,
 )
-from ..core.dataset import finish_summary, new_summary, write_dataset_files, write_json
+from ..core.dataset import ORDER_KEY, drop_order, finish_summary, new_summary, write_dataset_files, write_json
 from ..core.drawing import draw_mask_outline, draw_skeleton
 from ..core.errors import PoseFactoryError, RenderError
 from ..core.frames import frame_count_estimate, parse_frame_spec, select_frames
@@ -93,13 +94,13 @@ class _Counter:
 
     def settle(self, character: str, images: int) -> None:
         self.expected[character] = images
-        self._report()
+        self.report()
 
     def step(self) -> None:
         self.done += 1
-        self._report()
+        self.report()
 
-    def _report(self) -> None:
+    def report(self) -> None:
         if self.progress is not None:
             self.progress(self.done, max(self.done, sum(self.expected.values())))
 
@@ -144,6 +145,7 @@ def _render_character(
     debug_overlays: bool,
     motions: list[Motion],
     backgrounds: BackgroundLibrary,
+    run: _Run,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Import one character and render its own animation, or each of ``motions`` retargeted onto it.
 
@@ -156,8 +158,11 @@ def _render_character(
     camera = add_camera(scene)
     add_lighting(scene, preset, camera)
     started = time.perf_counter()
+    run.phase(f"importing {name}")
     with quiet_output():
         character = import_character(path, name)
+    if run.stop.is_set():  # the import cannot be interrupted: stop right after it
+        return [], [], [], []
     reader = LandmarkReader(character)
     look = sample_look(params.randomize, params.seed, name)
     if look is not None:
@@ -167,6 +172,7 @@ def _render_character(
         Passes(scene, params.passes, character.meshes, reader.skin),
         look,
         backgrounds,
+        run,
     )
     try:
         return _render_animations(
@@ -176,14 +182,29 @@ def _render_character(
         extras.passes.close()
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What a whole render shares: the stop request (Ctrl-C), the finished images a resumed render keeps, and
+    where to say which step is running (importing, framing, rendering: a long import is not a hung render)."""
+
+    stop: threading.Event
+    finished: Mapping[str, dict[str, Any]]
+    phase: Callable[[str], None]
+    frame_share: tuple[int, int] = (0, 1)  # (i, n): render only the i-th of every n chosen frames (one of n workers)
+
+    def renders(self, frame_index: int) -> bool:
+        return frame_index % self.frame_share[1] == self.frame_share[0]
+
+
 @dataclass
 class _Extras:
-    """What scene variety and passes need while one character renders."""
+    """What scene variety, passes and the run need while one character renders."""
 
     dresser: SceneDresser | None
     passes: Passes
     look: Look | None
     backgrounds: BackgroundLibrary
+    run: _Run
 
 
 def _render_animations(
@@ -213,6 +234,8 @@ def _render_animations(
     labels: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     for motion in motions:
+        if extras.run.stop.is_set():
+            break
         try:
             retarget_started = time.perf_counter()
             animated, _ = retarget_onto(character, motion, rig)
@@ -276,8 +299,9 @@ def _render_animation(
     frames = choice.frames
     import_s = setup_s + time.perf_counter() - started
     views = orbit_views(params.angles, params.elevations)
-    counter.settle(key, len(frames) * len(views))
+    counter.settle(key, sum(extras.run.renders(index) for index in range(len(frames))) * len(views))
     started = time.perf_counter()
+    extras.run.phase(f"framing {key}")
     K = camera_intrinsics(scene, camera)
     framing = frame_character(character, frames, views, *field_of_view(K, width, height))
     framing_s = time.perf_counter() - started
@@ -287,6 +311,10 @@ def _render_animation(
     labels: list[dict[str, Any]] = []
     default_lens = camera.data.lens, camera.data.sensor_width
     for frame_index, frame in enumerate(frames):
+        if extras.run.stop.is_set():
+            break
+        if not extras.run.renders(frame_index):
+            continue  # another worker renders this frame (the framing above covered every frame: same cameras)
         scene.frame_set(frame)
         environment = sample_environment(
             params.randomize,
@@ -304,6 +332,15 @@ def _render_animation(
         all_vertices = np.concatenate(mesh_vertices)
         posed = reader.pose(depsgraph, mesh_vertices)
         for view_index, (view, distance) in enumerate(zip(views, framing.distances, strict=True)):
+            if extras.run.stop.is_set():
+                break
+            stem = image_stem(view, frame, len(frames) > 1)
+            kept = extras.run.finished.get(f"{key}/{stem}.png")
+            if kept is not None:  # a resumed render keeps what the interrupted one finished
+                labels.append(kept["label"])
+                images.append(_image_entry(kept["label"], f"{key}/{stem}.json", kept["timings"], (frame_index, view_index)))
+                counter.step()
+                continue
             jitter = sample_camera(params.randomize, params.seed, key, frame, view_index, params.angles)
             aim = framing.target(frame_index)
             if params.framing == "fixed":
@@ -325,9 +362,9 @@ def _render_animation(
             if extras.dresser is not None:
                 extras.dresser.place_backdrop(matrix, aim, max(field_of_view(K, width, height)))
             set_camera_matrix(camera, matrix)
-            stem = image_stem(view, frame, len(frames) > 1)
             image_path = character_dir / f"{stem}.png"
             started = time.perf_counter()
+            extras.run.phase(f"rendering {key}/{stem}")
             _render_still(scene, image_path)
             render_s = time.perf_counter() - started
             started = time.perf_counter()
@@ -364,14 +401,8 @@ def _render_animation(
             if debug_overlays:
                 _write_overlay(out_dir, key, stem, image_path, label)
             labels.append(label)
-            images.append(
-                {
-                    "image": label["image"],
-                    "label": f"{key}/{stem}.json",
-                    "render_s": round(render_s, 4),
-                    "label_s": round(label_s, 4),
-                }
-            )
+            timings = {"render_s": render_s, "label_s": label_s}
+            images.append(_image_entry(label, f"{key}/{stem}.json", timings, (frame_index, view_index)))
             counter.step()
     camera.data.lens, camera.data.sensor_width = default_lens
     record = {
@@ -392,6 +423,21 @@ def _render_animation(
         "framing_s": round(framing_s, 4),
     }
     return record, images, labels
+
+
+def _image_entry(label: dict[str, Any], label_path: str, timings: Mapping[str, Any], place: tuple[int, int]) -> dict[str, Any]:
+    """An image's entry in ``dataset.json``: its files and seconds spent (those of the first run for a kept image).
+
+    ``place`` (frame index, view index) orders the images of workers that rendered shares of one
+    animation's frames (:func:`~..core.dataset.merge_summaries` removes it).
+    """
+    return {
+        "image": label["image"],
+        "label": label_path,
+        "render_s": round(float(timings.get("render_s", 0.0)), 4),
+        "label_s": round(float(timings.get("label_s", 0.0)), 4),
+        ORDER_KEY: list(place),
+    }
 
 
 def _mask_fields(path: Path) -> dict[str, Any]:
@@ -429,6 +475,10 @@ def render_dataset(
     transparent: bool = False,
     debug_overlays: bool = False,
     write_summary: bool = True,
+    stop: threading.Event | None = None,
+    finished: Mapping[str, dict[str, Any]] | None = None,
+    on_phase: Callable[[str], None] | None = None,
+    frame_share: tuple[int, int] = (0, 1),
 ) -> dict[str, Any]:
     """Render and label every character of ``params`` into ``out_dir``; returns the ``dataset.json`` content.
 
@@ -442,6 +492,12 @@ def render_dataset(
     with alpha 0; ``debug_overlays`` writes skeleton overlays to ``<out>/overlays/``;
     ``write_summary=False`` (a worker rendering part of a dataset) skips ``dataset.json`` and
     ``coco_keypoints.json``, which :func:`write_dataset_files` then writes for the whole.
+    ``stop`` (set by Ctrl-C) ends the render after the image in progress: the summary then lists the
+    finished images and says ``"interrupted": true``. ``finished`` are the images a resumed render keeps
+    (:func:`~..core.dataset_folder.prepare_output`): they are listed, not rendered again. ``on_phase``
+    hears which step starts (``importing <name>``, ``framing <key>``, ``rendering <image>``).
+    ``frame_share`` ``(i, n)`` renders only every n-th chosen frame from the i-th (one of n workers
+    sharing a long clip); the framing still covers every frame, so the cameras are the same.
     This resets the process's Blender scene (run it in a background Blender or the bpy module).
     """
     wall_started = time.perf_counter()
@@ -458,14 +514,18 @@ def render_dataset(
     characters = params.characters if motions or not params.motions else ()
     keys = {ref.name: [_animation_key(ref.name, motion.name) for motion in motions] or [ref.name] for ref in characters}
     counter = _Counter({key: estimate for names in keys.values() for key in names}, progress)
+    counter.report()
     labels: list[dict[str, Any]] = []
+    run = _Run(stop or threading.Event(), finished or {}, on_phase or _no_phase, frame_share)
     for ref in characters:
+        if run.stop.is_set():
+            break
         path = files.get(ref.name)
         try:
             if path is None:
                 raise RenderError(f"{ref.name}: no local file was given for this character")
             records, images, character_labels, motion_failures = _render_character(
-                ref.name, Path(path), params, preset, out_dir, counter, transparent, debug_overlays, motions, library
+                ref.name, Path(path), params, preset, out_dir, counter, transparent, debug_overlays, motions, library, run
             )
         except Exception as error:  # one bad character must not stop the others; it is reported in failures
             for key in keys[ref.name]:
@@ -477,10 +537,18 @@ def render_dataset(
         summary["images"].extend(images)
         summary["failures"].extend(motion_failures)
         labels.extend(character_labels)
+    if run.stop.is_set():
+        summary["interrupted"] = True
+    if write_summary:
+        drop_order(summary)
     finish_summary(summary, time.perf_counter() - wall_started)
     if write_summary:
         write_dataset_files(out_dir, summary, labels)
     return summary
+
+
+def _no_phase(_text: str) -> None:
+    """Nobody listens to the phases."""
 
 
 def _failure_message(name: str, error: Exception) -> str:

@@ -800,7 +800,8 @@ class POSEFACTORY_OT_render_local(_PoseFactoryOperator, bpy.types.Operator):
         except (PoseFactoryError, ValueError) as error:
             self.report({"ERROR"}, plain_message(error))
             return {"CANCELLED"}
-        work = render_local_work(request, out_dir, bpy.app.binary_path, sys.executable)
+        replace_existing = context.scene.pose_factory.replace_existing
+        work = render_local_work(request, out_dir, bpy.app.binary_path, sys.executable, replace_existing)
         return self._run(context, "render", "Rendering here", work, link)
 
 

@@ -368,6 +368,7 @@ class POSEFACTORY_PT_render_here(_SidebarPanel, bpy.types.Panel):
         settings = context.scene.pose_factory
         runtime = context.window_manager.pose_factory
         layout.prop(settings, "local_output_folder")
+        layout.prop(settings, "replace_existing")
         target = local_output_root(context) / (settings.output_name or defaults.OUTPUT_NAME)
         _wrapped(layout, context, f"Writes {target}", "FILE_FOLDER")
         layout.operator("posefactory.render_local", text="Render Here", icon="RENDER_STILL")

@@ -245,6 +245,12 @@ class PoseFactorySceneSettings(bpy.types.PropertyGroup):
     local_output_folder: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Output Folder", description="Where 'Render Here' writes its dataset", subtype="DIR_PATH"
     )
+    replace_existing: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Replace Existing Dataset",
+        description="Render Here removes a dataset already in the output folder (its images and labels) first; "
+        "off, it refuses to mix new images into it",
+        default=False,
+    )
 
 
 class PoseFactoryJob(bpy.types.PropertyGroup):

@@ -300,9 +300,10 @@ def run_child(task: TaskContext, command: Sequence[str], what: str) -> None:
         raise RenderError(f"{what} failed (exit status {process.returncode}): {reason}")
 
 
-def render_local_work(request: RenderRequest, out_dir: Path, blender: str, python: str) -> Work:
+def render_local_work(request: RenderRequest, out_dir: Path, blender: str, python: str, replace_existing: bool = False) -> Work:
     """Render ``request`` into ``out_dir`` in a child ``pose-factory render`` (:func:`run_child`), which reads
-    the validated params from a manifest file, exactly as a render worker does."""
+    the validated params from a manifest file, exactly as a render worker does. A dataset already in
+    ``out_dir`` is refused unless ``replace_existing``."""
 
     def work(task: TaskContext) -> str:
         scratch = Path(tempfile.mkdtemp(prefix="pose-factory-render-"))
@@ -310,7 +311,8 @@ def render_local_work(request: RenderRequest, out_dir: Path, blender: str, pytho
             task.progress(0, 1, "Reading character files")
             params = request.params()
             params_file = write_params_file(params, scratch / "params.json")
-            command = child_render_command(params_file, request.files, {}, out_dir, blender=blender, python=python)
+            extra = ["--overwrite"] if replace_existing else []
+            command = child_render_command(params_file, request.files, {}, out_dir, extra, blender, python)
             run_child(task, command, "the local render")
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

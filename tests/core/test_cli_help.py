@@ -44,6 +44,7 @@ def test_every_option_with_a_default_shows_it() -> None:
         for name, parser in PARSERS.items()
         for action in parser._actions
         if action.option_strings
+        and action.help != argparse.SUPPRESS  # internal options (a render worker's share) are not shown at all
         and not isinstance(action, PLAIN_FLAGS)
         and action.default not in (None, argparse.SUPPRESS)
         and "default" not in parser._get_formatter()._expand_help(action)

@@ -284,3 +284,23 @@ def test_in_place_clips_keep_a_nearly_fixed_aim(dataset):
     for record in summary["characters"]:
         offsets = np.array(record["root_offsets_m"])
         assert np.abs(offsets - offsets[0]).max() < 0.1, record["name"]
+
+
+def test_workers_share_the_frames_of_one_long_clip(tmp_path):
+    """With fewer characters than workers, the workers split the frames; the dataset is the one a single process makes."""
+    runs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"workers{workers}"
+        result = subprocess.run(
+            [sys.executable, "-m", "pose_factory_addon.cli", "render", str(WAVE), "--out", str(out), "--angles", "2",
+             "--frames", "count:4", "--preset", "preview", "--resolution", "64x64", "--workers", workers],
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        runs[workers] = (out, json.loads((out / "dataset.json").read_text()))
+    (single, one), (shared, two) = runs["1"], runs["2"]
+    assert two["workers"] == 2 and len(two["characters"]) == 1 and two["counts"] == one["counts"]
+    assert [image["image"] for image in two["images"]] == [image["image"] for image in one["images"]]
+    assert all("_order" not in image for image in two["images"])
+    for image in one["images"]:
+        assert json.loads((shared / image["label"]).read_text()) == json.loads((single / image["label"]).read_text())
