@@ -40,6 +40,8 @@ BATTERY: list[tuple[list[str], int, str]] = [
     (["render", str(SAMPLE), "--out", "ds", "--resolution", "10x10"], 2, "--resolution width must be between 64 and 4096"),
     (["render", "--out", "ds"], 2, "the following arguments are required: PATH"),
     (["render", str(SAMPLE), "--out", "ds", "--bogus"], 2, "render: error: unrecognized arguments: --bogus"),
+    (["render", str(SAMPLE), "--out", "ds", "--resume"], 2, "--resume: ds holds no dataset to resume"),
+    (["render", str(SAMPLE), "--out", "ds", "--resume", "--overwrite"], 2, "not allowed with argument --resume"),
     (["preview", "ds", "--out", "ds"], 2, "--out ds is a folder; give an image file name"),
     (["preview", "ds", "--out", "sheet.txt"], 2, "--out sheet.txt: not an image file name"),
     (["preview", "ds", "--out", "file.txt/sheet.png"], 2, "--out file.txt/sheet.png: file.txt is a file, not a folder"),
