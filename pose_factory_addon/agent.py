@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import shutil
@@ -34,11 +35,12 @@ from typing import Any, Protocol, TextIO
 
 from .core import defaults
 from .core.character_files import preferred_character_file
-from .core.config import load_settings, user_data_dir
+from .core.config import load_settings, user_cache_dir
 from .core.devices import DEVICE_CHOICES
 from .core.enhance_options import EnhanceOptions
 from .core.errors import CostLimitExceeded, EnhanceError, ManifestError, PoseFactoryError, QAError, RenderError, UsageError
 from .core.manifest import CHARACTER_EXTENSIONS, CharacterParams, JobManifest, RenderParams
+from .core.output_paths import writable_folder
 from .core.pod_activity import AgentPresence, pod_worker_id, worker_on_pod
 from .core.pods import own_pod_id, own_pod_stopper
 from .core.queue import (
@@ -64,6 +66,7 @@ ASSETS_FILE = "assets.json"
 CLAIM_WINDOW = 64
 LEASE_FLUSH_JOBS = 32
 _WORKSPACE_CLEAN_INTERVAL_S = 60.0  # finished job folders are kept for hours; looking once a minute is enough
+AGENT_CACHE_FOLDER = "agent"  # the agent's workspace inside the user cache folder, off a pod
 
 
 class JobHandler(Protocol):
@@ -218,6 +221,18 @@ class EventLog:
             if self._file is not None:
                 with open(self._file, "a", encoding="utf-8") as handle:
                     handle.write(line + "\n")
+
+
+class _EventNotices(logging.Handler):
+    """Warnings of the package's modules (an S3 endpoint that does not answer yet) as events of the agent's log,
+    named by the record's ``event`` (``store_retrying``), so its stderr stays one JSON object per line."""
+
+    def __init__(self, log: EventLog) -> None:
+        super().__init__(logging.WARNING)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.log(str(getattr(record, "event", "warning")), message=record.getMessage())
 
 
 @dataclass
@@ -558,7 +573,10 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--worker-id", metavar="ID", help="name in leases and status (default <host>-<pid>)")
     parser.add_argument(
-        "--workspace", metavar="DIR", help=f"work folder (default $WORKSPACE_ROOT, then {defaults.WORKSPACE_ROOT})"
+        "--workspace",
+        metavar="DIR",
+        help=f"work folder for job files and the asset cache (default $WORKSPACE_ROOT, then {defaults.WORKSPACE_ROOT} "
+        f"where it exists and is writable, as on a pod, else {user_cache_dir() / AGENT_CACHE_FOLDER})",
     )
     parser.add_argument(
         "--stop-pod-when-idle",
@@ -577,18 +595,25 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
 
 
 def workspace_folder(configured: str, is_default: bool) -> Path:
-    """The configured workspace; the pod default ``/workspace`` falls back to the user data dir where it cannot be made."""
-    folder = Path(configured).expanduser().resolve()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if os.access(folder, os.W_OK):
-            return folder
-    except OSError:
-        if not is_default:
-            raise UsageError(f"workspace {folder} cannot be created") from None
+    """Where the agent keeps its job folders and asset cache (the ``agent_started`` event names it).
+
+    A workspace the user chose (``--workspace``, ``$WORKSPACE_ROOT``, the config file) is created and must
+    take files. The default, the pod's ``/workspace``, is used only where it already exists and takes files
+    (a pod); anywhere else the agent works in the user cache folder instead of creating a folder at the
+    root of a laptop's file system.
+
+    Raises:
+        UsageError: the chosen workspace is a file or cannot be written.
+    """
     if not is_default:
-        raise UsageError(f"workspace {folder} is not writable")
-    return user_data_dir() / "workspace"
+        return writable_folder(Path(configured).expanduser().resolve(), "workspace")
+    pod_workspace = Path(configured)
+    if pod_workspace.is_dir():
+        try:
+            return writable_folder(pod_workspace, "workspace")
+        except UsageError:
+            pass  # a read-only /workspace is not a pod's: work in the cache folder
+    return writable_folder(user_cache_dir() / AGENT_CACHE_FOLDER, "workspace")
 
 
 def _log_file(path: str) -> Path:
@@ -663,9 +688,12 @@ def run_from_args(args: argparse.Namespace, handlers: Mapping[str, JobHandler] =
         stop.set()
 
     previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    notices = logging.getLogger(__package__)
+    previous_notices, notices.handlers = notices.handlers, [_EventNotices(log)]
     try:
         run_agent(open_store(settings.store, settings), options, handlers, stop, log, stop_pod, device)
     finally:
+        notices.handlers = previous_notices
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0

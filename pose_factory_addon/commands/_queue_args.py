@@ -19,6 +19,13 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_job_id_argument(parser: argparse.ArgumentParser, **options: object) -> None:
+    """The ``JOB_ID`` positional (``options`` such as ``nargs="?"`` pass through to argparse)."""
+    parser.add_argument(
+        "job_id", metavar="JOB_ID", help="a job id as `submit` prints it: <type>_<YYYYMMDD>_<HHMMSS>_<8 hex>", **options
+    )
+
+
 def job_id_argument(text: str) -> str:
     """A job id from the command line; anything malformed is a usage error (exit 2)."""
     try:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._queue_args import add_backend_options, add_store_option, job_id_argument, open_jobs
+from ._queue_args import add_backend_options, add_job_id_argument, add_store_option, job_id_argument, open_jobs
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "cancel", help="cancel a job", description="Cancel a job; a running job stops at its next progress report."
     )
-    parser.add_argument("job_id", metavar="JOB_ID")
+    add_job_id_argument(parser)
     add_store_option(parser)
     add_backend_options(parser)
     parser.set_defaults(func=run_cancel)

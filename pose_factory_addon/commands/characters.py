@@ -32,6 +32,7 @@ from ..core.characters import (
 from ..core.errors import ManifestError, UsageError
 from ..core.generation import generated_records
 from ..core.manifest import CharacterParams, JobManifest, manifest_from_dict, new_job_id
+from ..core.output_paths import writable_folder
 from ..core.render_params import render_options_data
 from ._progress import ProgressBar
 from ._queue_args import add_store_option, open_queue
@@ -67,8 +68,12 @@ def add_parser(subparsers: Any) -> None:
     add_render_options(submit)
     add_store_option(submit)
     submit.set_defaults(func=run_submit)
-    listing = actions.add_parser("list", help="list the generated people in a folder")
-    listing.add_argument("folder", type=Path, metavar="DIR")
+    listing = actions.add_parser(
+        "list",
+        help="list the generated people in a folder",
+        description="List the people `characters generate` wrote into a folder: gender, age, height, build and files.",
+    )
+    listing.add_argument("folder", type=Path, metavar="DIR", help="folder written by `pose-factory characters generate`")
     listing.set_defaults(func=run_list)
 
 
@@ -131,13 +136,12 @@ def _spec(args: argparse.Namespace) -> CharacterSpec:
 
 def run_generate(args: argparse.Namespace) -> int:
     formats = _formats(args.formats)
-    if args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out {args.out} exists and is not a folder")
     spec = _spec(args)
     try:
         specs = people(spec, args.count)
     except CharacterSpecError as error:
         raise UsageError(str(error)) from None
+    writable_folder(args.out, "--out")
     from ..render.characters import generate_characters
 
     bar = ProgressBar("characters", unit="steps")

@@ -11,7 +11,12 @@ from ..core.config import describe_settings, load_settings
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("config", help="show the resolved settings and their sources")
+    parser = subparsers.add_parser(
+        "config",
+        help="show the resolved settings and their sources",
+        description="Show every setting with its value and where it came from: arguments, environment, config file "
+        "or default (see docs/configuration.md).",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=show_config)
 

@@ -8,8 +8,9 @@ import sys
 from typing import Any
 
 from ..core import defaults
-from ..core.config import load_settings
+from ..core.config import Settings, load_settings
 from ..core.cost import (
+    CostLimits,
     estimate,
     format_usd,
     limits_from_settings,
@@ -22,6 +23,9 @@ from ..core.errors import UsageError
 from ..core.manifest import PRESETS
 from ._tables import format_table
 
+# How each provider type prices an image, as the first line of an estimate says it.
+_PRICED_BY = {"local": "priced by GPU time", "api": "priced per generated image", "credits": "priced in credits per call"}
+
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -30,8 +34,12 @@ def add_parser(subparsers: Any) -> None:
         description="Estimate the cost of COUNT images (refused above the safety limits), or `cost providers` to list prices.",
     )
     parser.add_argument("what", nargs="?", choices=["providers"], help="list the providers and their prices instead")
-    parser.add_argument("--provider", default=defaults.COST_PROVIDER, help=f"provider key (default {defaults.COST_PROVIDER})")
-    parser.add_argument("--count", type=int, help="number of images")
+    parser.add_argument(
+        "--provider",
+        default=defaults.COST_PROVIDER,
+        help=f"provider key from `pose-factory cost providers` (default {defaults.COST_PROVIDER}: a RunPod GPU pod)",
+    )
+    parser.add_argument("--count", type=int, metavar="N", help=f"number of images, 1-{defaults.MAX_ESTIMATE_IMAGES:,}")
     parser.add_argument(
         "--resolution", default=defaults.COST_RESOLUTION, help=f"WxH for API providers (default {defaults.COST_RESOLUTION})"
     )
@@ -39,7 +47,8 @@ def add_parser(subparsers: Any) -> None:
         "--steps",
         type=int,
         default=defaults.COST_STEPS,
-        help=f"diffusion steps for API providers (default {defaults.COST_STEPS})",
+        help=f"diffusion steps for API providers, {defaults.MIN_DIFFUSION_STEPS}-{defaults.MAX_DIFFUSION_STEPS} "
+        f"(default {defaults.COST_STEPS})",
     )
     parser.add_argument("--model", default=defaults.COST_MODEL, help=f"model for API providers (default {defaults.COST_MODEL})")
     parser.add_argument(
@@ -74,16 +83,20 @@ def run_cost(args: argparse.Namespace) -> int:
         seconds_per_image=measured[0] if measured else None,
         seconds_source=f"measured on a GPU ({measured[1]})" if measured else "configured",
     )
-    warning = validate(result["total"], result["count"], limits_from_settings(settings, args.max_cost))
+    limits = limits_from_settings(settings, args.max_cost)
+    warning = validate(result["total"], result["count"], limits)
     if warning:
         print(f"pose-factory cost: warning: {warning}; a job this size needs confirmation", file=sys.stderr)
+    checked = _checked_limits(settings, limits)
     if args.json:
-        print(json.dumps({**result, "warning": warning}, indent=2))
+        limits_json = {name: {"value": value, "source": source} for name, value, _shown, source in checked}
+        print(json.dumps({**result, "warning": warning, "limits": limits_json}, indent=2))
         return 0
-    print(f"{result['provider_name']} ({result['provider']}): {result['count']} images")
+    breakdown = result["breakdown"]
+    print(f"provider {result['provider']}: {result['provider_name']}, {_PRICED_BY[breakdown['type']]}")
+    print(f"  images     {result['count']}")
     print(f"  per image  {format_usd(result['per_image'])}")
     print(f"  total      {format_usd(result['total'])}")
-    breakdown = result["breakdown"]
     if breakdown["type"] == "local":
         print(f"  GPU time   {breakdown['seconds_per_image']} s per image at {format_usd(breakdown['gpu_cost_per_hr'])}/h")
         print(f"  seconds    {breakdown['seconds_source']}")
@@ -95,7 +108,24 @@ def run_cost(args: argparse.Namespace) -> int:
         resolution = f"{breakdown['resolution_multiplier']} ({breakdown['resolution']})"
         model = f"{breakdown['model_multiplier']} ({breakdown['model']})"
         print(f"  pricing    {format_usd(breakdown['base_cost'])} x {resolution} x {model} + {steps}")
+    print(f"limits checked: {'above warning_threshold, a job this size needs confirmation' if warning else 'within all'}")
+    width = max(len(shown) for _name, _value, shown, _source in checked)
+    for name, _value, shown, source in checked:
+        print(f"  {name:<18} {shown:<{width}}  ({source})")
     return 0
+
+
+def _checked_limits(settings: Settings, limits: CostLimits) -> list[tuple[str, float | int, str, str]]:
+    """``(setting, value, value as shown, where it came from)`` for each limit an estimate is checked against."""
+    cost_source = "--max-cost" if limits.cost_limit_source == "--max-cost" else settings.sources["max_cost_per_job"]
+    warning_source = settings.sources["warning_threshold"]
+    if limits.warning_threshold < settings.warning_threshold:
+        warning_source = f"lowered to the cost limit from {cost_source}"
+    return [
+        ("max_cost_per_job", limits.max_cost_per_job, format_usd(limits.max_cost_per_job), cost_source),
+        ("warning_threshold", limits.warning_threshold, format_usd(limits.warning_threshold), warning_source),
+        ("max_batch_size", limits.max_batch_size, f"{limits.max_batch_size} images", settings.sources["max_batch_size"]),
+    ]
 
 
 def _print_providers(providers: list[dict[str, Any]], as_json: bool) -> int:

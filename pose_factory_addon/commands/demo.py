@@ -19,6 +19,7 @@ from ..core.contact_sheets import write_contact_sheet
 from ..core.errors import CharacterError, UsageError
 from ..core.generation import find_characters_python
 from ..core.interrupt import INTERRUPTED_EXIT
+from ..core.output_paths import writable_folder
 from .render import render_locally
 from .render_options import render_params_from_args
 
@@ -43,7 +44,12 @@ DEMO_PEOPLE = (
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("demo", help="render the bundled sample characters and write a contact sheet")
+    parser = subparsers.add_parser(
+        "demo",
+        help="render the bundled sample characters and write a contact sheet",
+        description="Render the bundled sample mannequins (and two generated people when `make characters-setup` was run) "
+        "from 8 angles at 3 frames each, then draw OUT/contact_sheet.png.",
+    )
     parser.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR", help="output folder (default %(default)s)")
     parser.add_argument(
         "--samples", type=Path, default=SAMPLES_DIR, metavar="DIR", help="character folder (default: the bundled samples)"
@@ -71,6 +77,7 @@ def _generate_people(out: Path) -> list[Path]:
 def run_demo(args: argparse.Namespace) -> int:
     if not args.samples.is_dir():
         raise UsageError(f"{args.samples}: sample characters not found (run from a source checkout or pass --samples)")
+    writable_folder(args.out, "--out")
     people = _generate_people(args.out / PEOPLE_DIR)
     files = character_files([args.samples, *people])
     params = render_params_from_args(SimpleNamespace(**DEMO_OPTIONS), files, output_name="demo")

@@ -18,6 +18,7 @@ from ..core.config import load_settings
 from ..core.cost import format_usd
 from ..core.enhance_options import FIELDS, MODES, EnhanceOptions, enhance_options
 from ..core.errors import CostLimitExceeded, UsageError
+from ..core.output_paths import writable_folder
 from ._confirm import confirmed
 from ._progress import ProgressBar
 
@@ -55,7 +56,7 @@ def add_enhance_options(parser: argparse.ArgumentParser, prefix: str = "") -> No
         dest=f"{dest}negative_prompt",
         default="",
         metavar="TEXT",
-        help="what they should not look like",
+        help="what they should not look like (default: nothing)",
     )
     parser.add_argument(
         f"--{prefix}mode",
@@ -78,7 +79,7 @@ def add_enhance_options(parser: argparse.ArgumentParser, prefix: str = "") -> No
         type=int,
         default=defaults.ENHANCE_VARIATIONS,
         metavar="N",
-        help="enhanced images per render, each one paid (default 1)",
+        help=f"enhanced images per render, 1-{defaults.ENHANCE_MAX_VARIATIONS}, each one paid (default %(default)s)",
     )
     parser.add_argument(
         f"--{prefix}seed",
@@ -118,6 +119,8 @@ def run_enhance(args: argparse.Namespace) -> int:
     from ..core.stability import StabilityClient
 
     options = enhance_options_from_args(args)
+    if args.out is not None:
+        writable_folder(args.out, "--out")
     settings = load_settings(config_path=args.config)
     client = StabilityClient.from_settings(settings)
     qa_python = find_qa_python()

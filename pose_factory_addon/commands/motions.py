@@ -12,7 +12,11 @@ from ._tables import format_table
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("motions", help="list the bundled motion clips (for --motion)")
+    parser = subparsers.add_parser(
+        "motions",
+        help="list the bundled motion clips (for --motion)",
+        description="The motion library that `render --motion` and `submit --motion` retarget onto characters.",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser(
         "list",

@@ -29,13 +29,18 @@ _DEFAULT_POD_NAME = "pose-factory-agent"
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("pods", help="control RunPod GPU pods (needs RUNPOD_API_KEY)")
+    parser = subparsers.add_parser(
+        "pods",
+        help="control RunPod GPU pods (needs RUNPOD_API_KEY)",
+        description="List, inspect, start, stop, terminate and create RunPod pods, and list GPU prices. Actions that "
+        "take a pod use ID, else --pod ID, else the pod saved with `pods use ID`.",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def action(
         name: str, help_text: str, handler: Any, takes_pod: bool = False, reads_store: bool = False
     ) -> argparse.ArgumentParser:
-        sub = actions.add_parser(name, help=help_text)
+        sub = actions.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
         if takes_pod:
             sub.add_argument("pod_id", nargs="?", metavar="ID", help="pod id (default: --pod, then the saved pod)")
             sub.add_argument("--pod", dest="pod_option", metavar="ID", help="pod id")
@@ -73,16 +78,25 @@ def add_parser(subparsers: Any) -> None:
     create.add_argument("--gpu", required=True, help="GPU type id (see `pods gpus`), e.g. 'NVIDIA A40'")
     create.add_argument("--name", default=_DEFAULT_POD_NAME, help=f"pod name (default {_DEFAULT_POD_NAME})")
     create.add_argument("--image", default="", help="container image (default: the template's)")
-    create.add_argument("--cloud", default=defaults.RUNPOD_CLOUD_TYPE, choices=["ALL", "SECURE", "COMMUNITY"], help="cloud type")
-    create.add_argument("--gpu-count", type=int, default=defaults.RUNPOD_GPU_COUNT, help="GPUs per pod")
-    create.add_argument("--volume-gb", type=int, default=defaults.RUNPOD_VOLUME_GB, help="persistent volume size in GB")
+    create.add_argument(
+        "--cloud",
+        default=defaults.RUNPOD_CLOUD_TYPE,
+        choices=["ALL", "SECURE", "COMMUNITY"],
+        help="cloud type (default %(default)s)",
+    )
+    create.add_argument("--gpu-count", type=int, default=defaults.RUNPOD_GPU_COUNT, help="GPUs per pod (default %(default)s)")
+    create.add_argument(
+        "--volume-gb", type=int, default=defaults.RUNPOD_VOLUME_GB, help="persistent volume size in GB (default %(default)s)"
+    )
     create.add_argument(
         "--runpod-secrets",
         action="store_true",
         help="reference the RunPod secrets aws_access_key_id and aws_secret_access_key (and aws_session_token, "
         "stability_api_key when those are set here) instead of sending your values",
     )
-    create.add_argument("--disk-gb", type=int, default=defaults.RUNPOD_CONTAINER_DISK_GB, help="container disk size in GB")
+    create.add_argument(
+        "--disk-gb", type=int, default=defaults.RUNPOD_CONTAINER_DISK_GB, help="container disk size in GB (default %(default)s)"
+    )
 
 
 def _client(args: argparse.Namespace) -> RunPodClient:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
+from ..core.output_paths import writable_folder
 from ._progress import ProgressBar
 
 
@@ -39,6 +40,8 @@ def run_qa(args: argparse.Namespace) -> int:
 
     if args.fail_above is not None and not args.fail_above > 0:
         raise UsageError("--fail-above must be a positive number of body heights, for example 0.04")
+    if args.out is not None:
+        writable_folder(args.out, "--out")
     bar = ProgressBar("qa")
     try:
         result = check_dataset(args.dataset, args.out, progress=bar)

@@ -85,15 +85,20 @@ def render_locally(
     motions: Mapping[str, Path] | None = None,
     backgrounds: Path | None = None,
     mode: str = "new",
+    notice: str = "",
 ) -> dict[str, Any]:
     """Render ``params`` into ``out_dir`` with a progress display; returns the dataset summary.
 
     ``motions`` maps the name of each BVH motion in ``params.motions`` to its file; ``backgrounds``
     is a folder of the user's own HDRIs and photos for ``params.randomize``; ``mode`` says what to do
-    with a dataset already in ``out_dir`` (``new`` refuses it, ``overwrite``, ``resume``). Ctrl-C stops
-    after the images in progress: the summary then says ``interrupted`` and lists what is finished.
+    with a dataset already in ``out_dir`` (``new`` refuses it, ``overwrite``, ``resume``). ``notice``
+    is printed on stderr once the output folder is accepted, so a refused one stays a one-line error.
+    Ctrl-C stops after the images in progress: the summary then says ``interrupted`` and lists what
+    is finished.
     """
     finished = prepare_output(out_dir, params, mode)
+    if notice:
+        print(notice, file=sys.stderr)
     bar = ProgressBar("render")
     with stop_requested() as stop:
         try:
@@ -156,17 +161,25 @@ def choose_device(args: argparse.Namespace) -> DeviceChoice:
 def run_render(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    choice = choose_device(args)
-    if args.summary_to is None:
-        print(f"render device: {choice.sentence()}", file=sys.stderr)
     files = character_files(args.paths)
     backgrounds = _checked_backgrounds(args.backgrounds)
     motions = {name: path for name, path in motion_files(args.motion).items() if path is not None}
     params = _params_from_file(args.params_from) if args.params_from else render_params_from_args(args, files)
+    choice = choose_device(args)
     if args.summary_to is not None:
         return _run_worker(args, params, files, motions)
     mode = "overwrite" if args.overwrite else "resume" if args.resume else "new"
-    summary = render_locally(params, files, args.out, args.workers, args.debug_overlays, motions, backgrounds, mode)
+    summary = render_locally(
+        params,
+        files,
+        args.out,
+        args.workers,
+        args.debug_overlays,
+        motions,
+        backgrounds,
+        mode,
+        notice=f"render device: {choice.sentence()}",
+    )
     counts = summary["counts"]
     if summary.get("interrupted"):
         print(

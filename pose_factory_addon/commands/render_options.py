@@ -26,29 +26,47 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     """Add the options that become :class:`RenderParams` fields."""
     group = parser.add_argument_group("render options")
     group.add_argument(
-        "--angles", type=int, default=defaults.ANGLES, help=f"orbit views per elevation (default {defaults.ANGLES})"
+        "--angles",
+        type=int,
+        default=defaults.ANGLES,
+        metavar="N",
+        help=f"orbit views per elevation, {defaults.MIN_ANGLES}-{defaults.MAX_ANGLES} (default %(default)s)",
     )
     group.add_argument(
         "--elevations",
         default=",".join(f"{value:g}" for value in defaults.ELEVATIONS_DEG),
         metavar="DEG,...",
-        help="camera elevations in degrees (default 0 = level at chest height)",
+        help=f"camera elevations in degrees, {defaults.MIN_ELEVATION_DEG:g} to {defaults.MAX_ELEVATION_DEG:g}, "
+        f"at most {defaults.MAX_ELEVATIONS} (default 0 = level at chest height)",
     )
-    group.add_argument("--frames", default=defaults.FRAMES, metavar="SPEC", help=f"{FRAME_SPEC_HELP} (default %(default)s)")
+    group.add_argument(
+        "--frames",
+        default=defaults.FRAMES,
+        metavar="SPEC",
+        help=f"{FRAME_SPEC_HELP}; at most {defaults.MAX_FRAMES_PER_CHARACTER} frames (default %(default)s)",
+    )
     group.add_argument("--preset", choices=PRESETS, default=defaults.PRESET, help="render quality (default %(default)s)")
     group.add_argument(
         "--resolution",
         default="x".join(str(value) for value in defaults.RESOLUTION),
         metavar="WxH",
-        help="pixels (default %(default)s)",
+        help=f"image size in pixels, each side {defaults.MIN_RESOLUTION}-{defaults.MAX_RESOLUTION} (default %(default)s)",
     )
     group.add_argument(
-        "--labels", default=",".join(defaults.LABEL_SETS), metavar="SET,...", help=f"keypoint sets: {', '.join(KEYPOINT_SETS)}"
+        "--labels",
+        default=",".join(defaults.LABEL_SETS),
+        metavar="SET,...",
+        help=f"keypoint sets, one or more of {', '.join(KEYPOINT_SETS)} (default %(default)s)",
     )
     group.add_argument(
-        "--framing", choices=FRAMINGS, default=defaults.FRAMING, help="auto = fit every frame; fixed = seed camera"
+        "--framing",
+        choices=FRAMINGS,
+        default=defaults.FRAMING,
+        help="auto = fit the whole body over every frame; fixed = the seed's camera (default %(default)s)",
     )
-    group.add_argument("--seed", type=int, default=defaults.RANDOM_SEED, help="seed for any randomness (default %(default)s)")
+    group.add_argument(
+        "--seed", type=int, default=defaults.RANDOM_SEED, metavar="S", help="seed for any randomness (default %(default)s)"
+    )
     group.add_argument(
         "--motion",
         "--motions",

@@ -12,7 +12,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import RenderError, UsageError
+from ..core.errors import RenderError
+from ..core.output_paths import writable_folder
 
 
 def add_parser(subparsers: Any) -> None:
@@ -26,9 +27,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def write_samples(args: argparse.Namespace) -> int:
-    out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} exists and is not a folder")
+    out_dir = writable_folder(Path(args.out), "--out")
     from ..render.sample_characters import write_sample_set
 
     try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ..core import defaults
@@ -12,7 +14,7 @@ from ..core.character_files import character_files
 from ..core.config import load_settings
 from ..core.cost import check_render_job, format_usd
 from ..core.enhance_cost import check_render_and_enhance_cost
-from ..core.errors import CostLimitExceeded
+from ..core.errors import CostLimitExceeded, UsageError
 from ..core.manifest import new_render_manifest
 from ..core.queue import JobQueue
 from ..core.security import safe_slug
@@ -35,6 +37,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="character files (.fbx, .glb, .gltf) or folders")
     add_render_options(parser)
     parser.add_argument("--name", default="dataset", help="output name recorded in the job (default %(default)s)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="first open every character with Blender (the bpy module, in this process) and refuse, before anything "
+        "is uploaded, files without an armature with Mixamo bone names",
+    )
     add_enhance_options(parser.add_argument_group("enhancement after the render (docs/enhancement.md)"), ENHANCE_PREFIX)
     parser.add_argument(
         "--max-cost", type=float, metavar="USD", help="refuse above this many USD (can only lower max_cost_per_job)"
@@ -47,12 +55,30 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run_submit)
 
 
+def _check_characters(files: Mapping[str, Path]) -> None:
+    """Open each character as a worker would; refuse the submission when any of them cannot be rendered."""
+    try:
+        from ..render.character_check import character_problems
+    except ImportError:
+        raise UsageError(
+            "--check opens the characters with Blender's bpy module, which this Python lacks "
+            "(install the bpy 4.5 wheel, or run headless/cli.py inside Blender)"
+        ) from None
+    problems = character_problems(files)
+    if problems:
+        count = f"{len(problems)} of {len(files)} characters" if len(files) > 1 else "the character"
+        raise UsageError(f"{count} cannot be rendered, nothing was uploaded: {'; '.join(problems)}")
+    print(f"checked {len(files)} character(s) with Blender: each has a Mixamo-like rig and a skinned mesh", file=sys.stderr)
+
+
 def run_submit(args: argparse.Namespace) -> int:
     settings = load_settings(
         {"store": args.store, "backend": args.backend, "serverless_endpoint": args.endpoint}, config_path=args.config
     )
     files = character_files(args.paths)
     params = render_params_from_args(args, files, output_name=safe_slug(args.name))
+    if args.check:
+        _check_characters(files)
     if args.enhance_prompt is not None:
         params = replace(params, enhance=enhance_options_from_args(args, ENHANCE_PREFIX))
     count = params.estimated_images()

@@ -11,7 +11,7 @@ from ..core import defaults
 from ..core.errors import QueueError
 from ..core.queue import JobQueue, JobStatus
 from ..core.serverless import ServerlessJobs
-from ._queue_args import add_backend_options, add_store_option, job_id_argument, open_jobs
+from ._queue_args import add_backend_options, add_job_id_argument, add_store_option, job_id_argument, open_jobs
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
@@ -25,7 +25,7 @@ def add_parser(subparsers: Any) -> None:
         help="wait for a job to finish",
         description="Wait until the job is completed (exit 0), failed or cancelled (exit 1), or the timeout passes (exit 2).",
     )
-    parser.add_argument("job_id", metavar="JOB_ID")
+    add_job_id_argument(parser)
     parser.add_argument("--timeout", type=float, metavar="S", help="seconds to wait (default: wait_timeout setting, 3600)")
     add_store_option(parser)
     add_backend_options(parser)

@@ -48,6 +48,16 @@ def user_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / APP_NAME
 
 
+def user_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where work files that can be made again live (the agent's workspace off a pod)."""
+    env = os.environ if environ is None else environ
+    if sys.platform == "win32":
+        return Path(env.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / APP_NAME / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / APP_NAME
+    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / APP_NAME
+
+
 def _positive_float(value: Any) -> float:
     number = float(value)
     if not number > 0:
@@ -80,7 +90,7 @@ def _text(value: Any) -> str:
 def _store_url(value: Any) -> str:
     text = _text(value)
     if not text.startswith(("file://", "s3://")) and not text.startswith(("/", ".")):
-        raise ValueError("must be file:///path, s3://bucket/prefix, or a folder path")
+        raise ValueError("must be file:///path, s3://bucket/prefix, or a folder path starting with / or ./")
     return text
 
 

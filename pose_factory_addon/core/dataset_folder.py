@@ -21,6 +21,7 @@ from typing import Any, Final
 from .dataset import COCO_FILE, DATASET_FILE, spec_dict, write_json
 from .errors import UsageError
 from .manifest import RenderParams
+from .output_paths import refuse_file_in_the_way, writable_folder
 from .security import resolve_under
 
 STATE_FILE: Final = ".pose-factory-render.json"
@@ -59,10 +60,9 @@ def prepare_output(out_dir: Path, params: RenderParams, mode: str) -> dict[str, 
 
     Raises:
         UsageError: the folder holds a dataset (``new``), holds none (``resume``), or holds one of
-            another spec (``resume``); or ``out_dir`` is not a folder.
+            another spec (``resume``); or ``out_dir`` is a file or a folder that cannot be written.
     """
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir}: is a file, not a folder")
+    refuse_file_in_the_way(out_dir, "--out")
     spec = spec_dict(params)
     old = previous_spec(out_dir)
     kept: dict[str, dict[str, Any]] = {}
@@ -82,7 +82,7 @@ def prepare_output(out_dir: Path, params: RenderParams, mode: str) -> dict[str, 
         kept = finished_images(out_dir)
     if mode == "overwrite" and old is not None:
         remove_dataset(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writable_folder(out_dir, "--out")
     write_json(out_dir / STATE_FILE, {"spec": spec})
     return kept
 

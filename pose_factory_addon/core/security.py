@@ -9,12 +9,36 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 _UNSAFE_WITH_DOTS = re.compile(r"[^a-zA-Z0-9_.-]")
 _REPEATED_UNDERSCORES = re.compile(r"_+")
+# Latin letters that Unicode does not decompose into a base letter and a mark, spelled the usual ASCII way.
+_LATIN_LETTERS = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "Th",
+        "ħ": "h",
+        "Ħ": "H",
+        "ı": "i",
+    }
+)
 # Environment variables that hold credentials: never settings, never logged (redacted).
 SECRET_ENV_NAMES = (
     "RUNPOD_API_KEY",
@@ -27,10 +51,21 @@ SECRET_ENV_NAMES = (
 _MIN_SECRET_LENGTH = 4
 
 
+def _ascii_letters(value: str) -> str:
+    """Latin letters with accents as their base letters (``Ünïcødé`` -> ``Unicode``); other scripts are left as they are.
+
+    NFKD also turns compatibility characters into what they stand for (fullwidth ``／`` into ``/``, ``‥``
+    into ``..``), so this runs before separators and ``..`` are removed.
+    """
+    decomposed = unicodedata.normalize("NFKD", value.translate(_LATIN_LETTERS))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 def safe_slug(value: str, max_length: int = 64, allow_dots: bool = False) -> str:
     """Turn user input into a name that is safe as one path component or key segment.
 
-    Semantics of the seed's ``safe_slug``: path separators and ``..`` are removed, every
+    Accented Latin letters are first spelled in ASCII (``Ünïcødé bot`` -> ``Unicode_bot``, not
+    ``n_c_d_bot``). Then the semantics of the seed's ``safe_slug``: path separators and ``..`` are removed, every
     other character outside ``[A-Za-z0-9_-]`` (plus ``.`` when ``allow_dots``) becomes
     ``_``, runs of ``_`` collapse, leading and trailing ``_``/``.`` are stripped, and the
     result is cut to ``max_length``. Unlike the seed, removing ``..`` is repeated until none
@@ -43,7 +78,7 @@ def safe_slug(value: str, max_length: int = 64, allow_dots: bool = False) -> str
         raise ValueError("empty name is not allowed")
     if max_length < 1:
         raise ValueError("max_length must be at least 1")
-    cleaned = value.replace("/", "").replace("\\", "")
+    cleaned = _ascii_letters(value).replace("/", "").replace("\\", "")
     while ".." in cleaned:
         cleaned = cleaned.replace("..", "")
     slug = (_UNSAFE_WITH_DOTS if allow_dots else _UNSAFE).sub("_", cleaned)

@@ -17,11 +17,14 @@ leading dot); every key is validated before it reaches a path or a request. Erro
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,6 +45,7 @@ _COPY_CHUNK_BYTES = 1024 * 1024
 _LOCK_NAME = ".lock"
 _TEMP_PREFIX = ".tmp-"
 _T = TypeVar("_T")
+_log = logging.getLogger(__name__)
 
 
 def validate_key(key: str) -> str:
@@ -202,6 +206,8 @@ class LocalStore(ObjectStore):
         self.root = Path(root).expanduser().resolve()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise _fail("open", str(self.root), "a file, not a folder") from None
         except OSError as error:
             raise _fail("open", str(self.root), error.strerror) from None
         self.url = self.root.as_uri()
@@ -361,15 +367,40 @@ _SMALL_UPLOAD_BYTES = 8 * 1024 * 1024
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
+def _connection_failure(error: Exception) -> str:
+    """Why a request got no answer, in a few words: ``connection refused``, ``unknown host``, ``timeout``, ...
+
+    Read from the exception types botocore's error wraps (urllib3's, then the socket's), not from their text.
+    """
+    from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError
+
+    if isinstance(error, ConnectTimeoutError | ReadTimeoutError):
+        return "timeout"
+    if isinstance(error, ConnectionClosedError):
+        return "connection closed"
+    wrapped: BaseException | None = getattr(error, "kwargs", {}).get("error")
+    while wrapped is not None:
+        if isinstance(wrapped, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(wrapped, socket.gaierror):
+            return "unknown host"
+        if isinstance(wrapped, TimeoutError):
+            return "timeout"
+        wrapped = wrapped.__cause__ or wrapped.__context__
+    return "cannot connect"
+
+
 class S3Store(ObjectStore):
     """An S3-compatible bucket (Cloudflare R2, AWS, SeaweedFS) below an optional key prefix.
 
     Conditional writes use ``IfNoneMatch='*'`` and ``IfMatch=<etag>`` (HTTP 412 when they
     lose). Throttling, 5xx answers, timeouts and connection errors are retried with
     exponential backoff (0.2 s doubling up to 5 s) for up to ``retry_seconds``, so an
-    endpoint that restarts or blips does not fail a job. A conditional write whose retry
-    answers 412 is checked against the stored content: if it holds exactly what we sent,
-    the earlier attempt landed and the write counts as ours.
+    endpoint that restarts or blips does not fail a job. Until the endpoint has answered
+    once, though, failing to reach it is retried for ``connect_retry_seconds`` only: a
+    wrong or unreachable endpoint is reported in seconds, not after a silent minute. A
+    conditional write whose retry answers 412 is checked against the stored content: if it
+    holds exactly what we sent, the earlier attempt landed and the write counts as ours.
     """
 
     def __init__(
@@ -379,6 +410,7 @@ class S3Store(ObjectStore):
         endpoint: str = "",
         region: str = "auto",
         retry_seconds: float = defaults.S3_RETRY_S,
+        connect_retry_seconds: float = defaults.S3_CONNECT_RETRY_S,
         access_key: str | None = None,
         secret_key: str | None = None,
         session_token: str | None = None,
@@ -392,14 +424,17 @@ class S3Store(ObjectStore):
             validate_key(self.prefix)
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         self.retry_seconds = retry_seconds
+        self.connect_retry_seconds = min(connect_retry_seconds, retry_seconds)
+        self._answered = False  # set once the endpoint answered a request: from then on it is known to exist
+        self._retrying = threading.Event()  # a retry notice was given and nothing has succeeded since
         config = Config(
             signature_version="s3v4",
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
             retries={"total_max_attempts": 1, "mode": "standard"},
             parameter_validation=False,  # every key is validated before a request; botocore's check costs 0.2 ms a call
-            connect_timeout=10,
-            read_timeout=60,
+            connect_timeout=defaults.S3_CONNECT_TIMEOUT_S,
+            read_timeout=defaults.S3_READ_TIMEOUT_S,
             s3={"addressing_style": "path"} if endpoint else {},
         )
         session = boto3.session.Session()
@@ -433,8 +468,25 @@ class S3Store(ObjectStore):
     def _error(self, operation: str, key: str, reason: object) -> StoreError:
         return StoreError(redact(redact(f"{operation} {self.url}/{key}: {reason}"), self._secrets))
 
+    @property
+    def endpoint(self) -> str:
+        """The endpoint URL requests go to (botocore's AWS URL when none was configured)."""
+        return str(self._client.meta.endpoint_url)
+
+    def _unreachable(self, operation: str, key: str, reason: str, seconds: float) -> StoreUnreachable:
+        message = f"{operation} {self.url}/{key}: endpoint {self.endpoint} unreachable ({reason}) after {seconds:.0f} s"
+        return StoreUnreachable(redact(redact(message), self._secrets), reason)
+
     def _call(self, operation: str, key: str, request: Callable[[int], _T]) -> _T:
-        """Run ``request(attempt)``, retrying transient failures with exponential backoff."""
+        """Run ``request(attempt)``, retrying transient failures with exponential backoff.
+
+        Throttling and 5xx answers are retried for ``retry_seconds``; so are failures to reach the
+        endpoint once it has answered in this process. Before that they are retried for
+        ``connect_retry_seconds``, and no attempt starts that would end after it if it took as long
+        as the last one (a connect timeout takes seconds, a refused connection none). The first
+        retry of a call is logged as a warning: a line on the CLI's stderr, an event in the agent's
+        log, so nobody waits in silence; calls that fail together give one notice.
+        """
         from botocore.exceptions import (
             BotoCoreError,
             ClientError,
@@ -445,29 +497,41 @@ class S3Store(ObjectStore):
             ReadTimeoutError,
         )
 
-        deadline = time.monotonic() + self.retry_seconds
+        started = time.monotonic()
         delay = defaults.S3_RETRY_FIRST_DELAY_S
         attempt = 1
         while True:
+            budget, attempt_started = self.retry_seconds, time.monotonic()
             try:
-                return request(attempt)
+                result = request(attempt)
             except NoCredentialsError:
                 raise self._error(operation, key, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
             except ClientError as error:
+                self._answered = True
                 code = str(error.response.get("Error", {}).get("Code", ""))
                 status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+                problem = f"{code or status} {error.response.get('Error', {}).get('Message', '')}".strip()
                 transient = code in _RETRYABLE_CODES or status >= 500 or status == 429
-                if not transient or time.monotonic() + delay > deadline:
-                    raise self._error(
-                        operation, key, f"{code or status} {error.response.get('Error', {}).get('Message', '')}".strip()
-                    ) from None
+                if not transient or time.monotonic() + delay > started + budget:
+                    raise self._error(operation, key, problem) from None
+                notice = f"{self.endpoint} answered {problem}"
             except (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError) as error:
-                if time.monotonic() + delay > deadline:
-                    reason = "timeout" if "Timeout" in type(error).__name__ else "connection refused"
-                    message = f"{operation} {self.url}/{key}: endpoint unreachable after {self.retry_seconds:.0f} s ({reason})"
-                    raise StoreUnreachable(redact(redact(message), self._secrets), reason) from None
+                reason = _connection_failure(error)
+                now = time.monotonic()
+                if not self._answered:
+                    budget = self.connect_retry_seconds
+                if now + delay + (now - attempt_started) > started + budget:
+                    raise self._unreachable(operation, key, reason, time.monotonic() - started) from None
+                notice = f"cannot reach {self.endpoint} yet ({reason})"
             except BotoCoreError as error:
                 raise self._error(operation, key, error) from None
+            else:
+                self._answered = True
+                self._retrying.clear()
+                return result
+            if attempt == 1 and not self._retrying.is_set():
+                self._retrying.set()  # calls running side by side (a listing of three folders) give one notice
+                _log.warning(redact(f"{notice}, retrying for up to {budget:.0f} s..."), extra={"event": "store_retrying"})
             time.sleep(delay)
             delay = min(delay * 2, defaults.S3_RETRY_MAX_DELAY_S)
             attempt += 1

@@ -17,6 +17,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
+from ..core.character_files import character_file_problem
 from ..core.errors import RenderError
 from ..core.skeletons import canonical_bone_name, missing_mixamo_bones
 from .meshes import evaluated_world_vertices
@@ -154,11 +155,15 @@ def import_character(path: Path, name: str) -> Character:
     """Import ``path`` into the current (empty) scene and normalise it.
 
     Raises:
-        RenderError: unsupported format, unreadable file, no armature, or a rig that is not
-            Mixamo-like (the message names the missing bones).
+        RenderError: unsupported format, unreadable file, content Blender cannot import (an ASCII
+            FBX, a text file renamed; checked before the importer runs), no armature, or a rig that
+            is not Mixamo-like (the message names the missing bones).
     """
     if not path.is_file():
         raise RenderError(f"{path}: file not found")
+    problem = character_file_problem(path)
+    if problem is not None:
+        raise RenderError(f"{path.name}: {problem}")
     before = set(bpy.data.objects)
     try:
         _import_file(path)

@@ -17,6 +17,7 @@ from pathlib import Path
 import bpy
 
 from ..core import defaults
+from ..core.character_files import character_file_problem
 from ..core.characters import (
     BODY_TYPES,
     ETHNICITIES,
@@ -904,6 +905,10 @@ class POSEFACTORY_OT_load_character(bpy.types.Operator):
         settings = context.scene.pose_factory
         item = settings.characters[settings.character_index]
         path = Path(item.path)
+        problem = character_file_problem(path)
+        if problem is not None:
+            self.report({"ERROR"}, f"{path.name}: {problem}")
+            return {"CANCELLED"}
         try:
             if path.suffix.lower() == ".fbx":
                 bpy.ops.import_scene.fbx(filepath=str(path))

@@ -63,7 +63,10 @@ def test_there_are_commands_to_check() -> None:
 
 
 def test_documented_events_are_logged() -> None:
-    sources = (REPO / "pose_factory_addon" / "agent.py").read_text() + (REPO / "headless" / "pod_entrypoint.sh").read_text()
+    sources = "".join(
+        (REPO / path).read_text()
+        for path in ("pose_factory_addon/agent.py", "headless/pod_entrypoint.sh", "pose_factory_addon/core/store.py")
+    )  # the store names the event of its retries (store_retrying), which the agent logs
     logs = DOC[DOC.index("**Logs.**") : DOC.index("**Activity records.**")]
     troubleshooting = DOC[DOC.index("#### Troubleshooting") : DOC.index("### Setting up a pod without the image")]
     names = set(re.findall(r"`([a-z]+_[a-z_]+)`", logs + troubleshooting)) - {"job_id", "restart_in_s", "taken_over_from"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,20 @@ from hypothesis import strategies as st
 
 from pose_factory_addon.core.security import is_safe_slug, redact, resolve_under, safe_slug
 
-HOSTILE = ["../../etc/passwd", "..", "...", "/", "\\..\\..\\windows", "a/../../b", "%2e%2e%2f", "....//", "x\x00y", " .hidden "]
+HOSTILE = [
+    "../../etc/passwd",
+    "..",
+    "...",
+    "/",
+    "\\..\\..\\windows",
+    "a/../../b",
+    "%2e%2e%2f",
+    "....//",
+    "x\x00y",
+    " .hidden ",
+    "\u2025\uff0fetc\uff0fpasswd",  # two-dot leader and fullwidth solidus: ".." and "/" once decomposed
+    "\u2024\u2024/x",
+]
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -33,7 +47,37 @@ def test_documented_examples() -> None:
     assert safe_slug("ab_" * 30, max_length=10) == "ab_ab_ab_a"
 
 
-@pytest.mark.parametrize("value", ["", "///", "..", "___", "...", "\\\\"])
+@pytest.mark.parametrize(
+    ("value", "slug"),
+    [
+        ("Ünïcødé bot", "Unicode_bot"),
+        ("Straße", "Strasse"),
+        ("Łódź Æsir", "Lodz_AEsir"),
+        ("naïve café.fbx", "naive_cafe_fbx"),
+        ("\ufb01le", "file"),
+        ("张三 X", "X"),
+        ("\u2025\uff0fetc\uff0fpasswd", "etcpasswd"),
+    ],
+)
+def test_accented_latin_letters_are_spelled_in_ascii(value: str, slug: str) -> None:
+    assert safe_slug(value) == slug
+
+
+@given(st.text(min_size=1, max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_composed_and_decomposed_names_get_one_slug(value: str) -> None:
+    """macOS stores file names decomposed (NFD), most other systems composed (NFC): one character, one name."""
+
+    def slug_or_none(text: str) -> str | None:
+        try:
+            return safe_slug(text)
+        except ValueError:
+            return None
+
+    assert slug_or_none(unicodedata.normalize("NFD", value)) == slug_or_none(unicodedata.normalize("NFC", value))
+
+
+@pytest.mark.parametrize("value", ["", "///", "..", "___", "...", "\\\\", "张三", "\u2025"])
 def test_empty_or_nothing_safe_raises(value: str) -> None:
     with pytest.raises(ValueError):
         safe_slug(value)

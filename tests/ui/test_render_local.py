@@ -56,10 +56,20 @@ def test_cancelling_render_here_stops_the_process(addon: Any, one_character: Pat
     assert not (tmp_path / "renders" / "dataset" / "dataset.json").exists()
 
 
+def test_a_file_that_is_no_character_is_named_when_the_folder_is_listed(addon: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "characters"
+    folder.mkdir()
+    (folder / "Notes.glb").write_bytes(b"not a glb file")
+    use_characters(addon, folder)
+    problem = addon.window_manager.pose_factory.scan_problem
+    assert problem == f"{folder / 'Notes.glb'}: not a glTF file (neither binary glTF nor JSON)"
+    assert len(addon.scene.pose_factory.characters) == 0
+
+
 def test_a_broken_character_fails_in_one_line(addon: Any, tmp_path: Path) -> None:
     folder = tmp_path / "characters"
     folder.mkdir()
-    (folder / "Broken.glb").write_bytes(b"not a glb file")
+    (folder / "Broken.glb").write_bytes(b"glTF\x02\x00\x00\x00" + b"truncated binary glTF")  # passes the content check
     use_characters(addon, folder)
     small_render_settings(addon)
     addon.scene.pose_factory.local_output_folder = str(tmp_path / "renders")
