@@ -150,7 +150,8 @@ def orbit_direction(azimuth_deg: float, elevation_deg: float) -> FloatArray:
 
 
 def _elevation_suffix(elevation_deg: float) -> str:
-    return "" if elevation_deg == 0 else f"_el{elevation_deg:+g}"
+    """``_el30``, ``_el-15``: no ``+``, which object keys do not allow (a queued job must be able to commit its views)."""
+    return "" if elevation_deg == 0 else f"_el{elevation_deg:g}"
 
 
 def orbit_views(angles: int, elevations_deg: tuple[float, ...] = defaults.ELEVATIONS_DEG) -> list[OrbitView]:
@@ -158,7 +159,7 @@ def orbit_views(angles: int, elevations_deg: tuple[float, ...] = defaults.ELEVAT
 
     Counts that divide eight (1, 2, 4, 8) land on the seed's 45 degree views and use its
     names (``front, front_right, right, ...``); other counts use ``az000, az030, ...``.
-    Elevations other than 0 add ``_el+30``-style suffixes.
+    Elevations other than 0 add ``_el30`` or ``_el-15`` suffixes.
     """
     if angles < 1:
         raise ValueError("at least one angle is needed")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pose_factory_addon.core import camera, defaults
+from pose_factory_addon.core.store import is_valid_key
 
 
 def _square_k(size: int = 512, fov_deg: float = 50.0) -> np.ndarray:
@@ -97,14 +98,21 @@ def test_view_names():
     assert [view.name for view in camera.orbit_views(2, (0.0, 30.0, -15.0))] == [
         "front",
         "back",
-        "front_el+30",
-        "back_el+30",
+        "front_el30",
+        "back_el30",
         "front_el-15",
         "back_el-15",
     ]
     assert camera.orbit_views(8)[1].azimuth_deg == 45.0
     with pytest.raises(ValueError):
         camera.orbit_views(0)
+
+
+def test_view_names_are_valid_object_keys() -> None:
+    """A queued job uploads ``<character>/<view>.png``: every view name must pass the store's key check."""
+    views = camera.orbit_views(72, (0.0, 89.0, -89.0, 12.5, -0.5))
+    assert all(is_valid_key(f"results/job/X_Bot/{view.name}_f0001.png") for view in views)
+    assert {view.name for view in views} >= {"az000_el89", "az000_el-89", "az000_el12.5"}
 
 
 @pytest.mark.parametrize("elevations", [(0.0,), (0.0, 30.0, -20.0, 60.0)])
