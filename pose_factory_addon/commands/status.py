@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.errors import QueueError, UsageError
 from ..core.queue import LIST_STATES, JobStatus, iso_time
+from ..core.serverless import ServerlessJobs
 from ._queue_args import add_backend_options, add_store_option, job_id_argument, open_jobs, open_queue
 from ._tables import format_table
 
@@ -44,9 +45,9 @@ def run_status(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
     since = since_time(args.since) if args.since else None
-    queue, _ = open_queue(args)
+    queue, settings = open_queue(args)
     if job_id is None:
-        jobs = queue.list_jobs(states, since, args.limit)
+        jobs = ServerlessJobs(queue, settings).list_jobs(states, since, args.limit)
     else:
         jobs, _ = open_jobs(args, job_id)
         status = jobs.status(job_id)

@@ -94,13 +94,15 @@ def run_submit(args: argparse.Namespace) -> int:
     if warning and not args.yes and not confirmed(warning, "Submit"):
         raise CostLimitExceeded(f"{warning}; not submitted (pass --yes to submit anyway)")
     queue = JobQueue.from_settings(settings)
+    jobs: JobQueue | ServerlessJobs = ServerlessJobs(queue, settings) if settings.backend == "serverless" else queue
+    if isinstance(jobs, ServerlessJobs):
+        jobs.check_configured()  # no endpoint or API key: say so before anything is uploaded
     for path in files.values():
         queue.upload_character(path)
     for motion_path in motion_files(args.motion).values():
         if motion_path is not None:
             queue.upload_motion(motion_path)
     manifest = new_render_manifest(params)
-    jobs: JobQueue | ServerlessJobs = ServerlessJobs(queue, settings) if settings.backend == "serverless" else queue
     jobs.submit(manifest)
     print(manifest.job_id)
     sys.stdout.flush()

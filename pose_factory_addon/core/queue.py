@@ -251,7 +251,7 @@ class _LeaseRecord:
             return None
 
 
-def _is_job_id(text: str) -> bool:
+def is_job_id(text: str) -> bool:
     try:
         validate_job_id(text)
     except ManifestError:
@@ -452,7 +452,7 @@ class JobQueue:
             if winner is not None:
                 chosen[job_id] = winner
         jobs: list[JobStatus] = [status for status, _ in chosen.values()]
-        open_jobs = sorted(job_id for job_id in pending if job_id not in chosen and _is_job_id(job_id))
+        open_jobs = sorted(job_id for job_id in pending if job_id not in chosen and is_job_id(job_id))
         running = [job_id for job_id in open_jobs if job_id in leased and (since is None or job_created_at(job_id) >= since)]
         leases = dict(zip(running, self._parallel(lambda job_id: self.store.get(lease_key(job_id)), running), strict=True))
         for job_id in open_jobs:

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from . import defaults
 from .config import Settings, secret
-from .errors import PodError, QueueError, UsageError
-from .manifest import JobManifest, validate_job_id
-from .queue import FINAL_STATES, JobQueue, JobStatus, complete_key, job_created_at
+from .errors import PodError, PoseFactoryError, QueueError, UsageError
+from .manifest import JobManifest, job_type_of, validate_job_id
+from .queue import FINAL_STATES, STATUS, JobQueue, JobStatus, complete_key, is_job_id, job_created_at
 from .security import redact
 from .store import ObjectStore
 
@@ -45,6 +46,7 @@ _STATES: Final = {
 }
 _HTTP_UNAUTHORIZED = 401
 _HTTP_NOT_FOUND = 404
+_STATUS_THREADS = 8  # jobs still on an endpoint are asked for in parallel when a list is read
 
 
 def mapping_key(job_id: str) -> str:
@@ -176,6 +178,14 @@ class ServerlessJobs:
     def _client(self, endpoint: str | None = None) -> ServerlessClient:
         return ServerlessClient.from_settings(self.settings, endpoint or self.endpoint, self._environ)
 
+    def check_configured(self) -> str:
+        """The endpoint jobs would go to; call before uploading anything.
+
+        Raises:
+            UsageError: no endpoint id, or no ``RUNPOD_API_KEY``.
+        """
+        return self._client().endpoint
+
     def submit(self, manifest: JobManifest) -> JobStatus:
         """Send the manifest to the endpoint and record ``jobs/serverless/<job_id>.json``."""
         client = self._client()
@@ -230,7 +240,7 @@ class ServerlessJobs:
             error = output["error"]
         return JobStatus(
             job_id=job_id,
-            job_type=job_id.split("_", 1)[0],
+            job_type=job_type_of(job_id),
             state=state,
             attempts=1 if state != "pending" else 0,
             max_attempts=1,
@@ -239,6 +249,50 @@ class ServerlessJobs:
             worker=f"runpod:{record['endpoint']}",
             created_at=job_created_at(job_id),
             updated_at=self.queue.now_iso(),
+        )
+
+    def list_jobs(
+        self, states: Sequence[str] | None = None, since: str | None = None, limit: int | None = None
+    ) -> list[JobStatus]:
+        """:meth:`JobQueue.list_jobs` plus the jobs still on an endpoint (no final status in the store yet).
+
+        Costs one more LIST (``jobs/serverless/``) and, only when it names jobs, a LIST of the final
+        statuses and one ``/status`` request per job still on an endpoint. A job whose endpoint cannot
+        be asked is listed with its mapping's state (pending) and the reason as its error.
+        """
+        listed = self.queue.list_jobs(states, since, limit)
+        mapped = [
+            job_id for key in self.store.list(SERVERLESS) if is_job_id(job_id := key[len(SERVERLESS) :].removesuffix(".json"))
+        ]
+        if not mapped:
+            return listed
+        finished = {key[len(STATUS) :].split(".", 1)[0] for key in self.store.list(STATUS)}
+        waiting = [job_id for job_id in mapped if job_id not in finished and (since is None or job_created_at(job_id) >= since)]
+        if not waiting:
+            return listed
+        with ThreadPoolExecutor(max_workers=min(_STATUS_THREADS, len(waiting))) as pool:
+            remote = list(pool.map(self._status_or_reason, waiting))
+        wanted = set(states) if states else None
+        jobs = listed + [job for job in remote if wanted is None or job.state in wanted]
+        jobs.sort(key=lambda job: (job.state != "rejected", job.created_at, job.job_id), reverse=True)
+        return jobs[:limit] if limit else jobs
+
+    def _status_or_reason(self, job_id: str) -> JobStatus:
+        try:
+            status = self.status(job_id)
+            if status is not None:
+                return status
+            reason = f"RunPod has no record of {job_id}"
+        except PoseFactoryError as error:
+            reason = f"cannot ask RunPod for this job: {error}"
+        return JobStatus(
+            job_id=job_id,
+            job_type=job_type_of(job_id),
+            state="pending",
+            max_attempts=1,
+            error=redact(reason),
+            worker="runpod",
+            created_at=job_created_at(job_id),
         )
 
     def cancel(self, job_id: str) -> JobStatus:

@@ -17,7 +17,7 @@ from ..core.cost import format_usd
 from ..core.queue import FINAL_STATES
 from . import watcher
 from .messages import NOT_CONFIGURED
-from .preferences import Connection
+from .preferences import Connection, get_preferences
 from .properties import animation_count
 from .scene_state import OFFLINE_NOTE, character_count, local_output_root, offline_reason, results_root, selected_armature
 from .snapshot import current_connection, estimate_key
@@ -267,6 +267,20 @@ class POSEFACTORY_PT_cost(_SidebarPanel, bpy.types.Panel):
         layout.operator("posefactory.estimate_cost", text="Estimate", icon="INFO")
 
 
+def _submission(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """Submit To (queue or RunPod Serverless, a preference) and where jobs go as resolved."""
+    preferences = get_preferences(context)
+    if preferences is not None:
+        layout.prop(preferences, "job_backend")
+        if preferences.job_backend == "SERVERLESS":
+            layout.prop(preferences, "serverless_endpoint")
+    link = current_connection().link
+    if link is not None:
+        _wrapped(layout, context, f"Jobs go to the {link.submission_target()}", "EXPORT")
+        if link.settings.backend == "serverless" and not link.runpod_api_key():
+            _alert(layout, context, NOT_CONFIGURED["runpod"])
+
+
 class POSEFACTORY_PT_jobs(_SidebarPanel, bpy.types.Panel):
     bl_idname = "POSEFACTORY_PT_jobs"
     bl_parent_id = "POSEFACTORY_PT_main"
@@ -277,6 +291,7 @@ class POSEFACTORY_PT_jobs(_SidebarPanel, bpy.types.Panel):
         settings = context.scene.pose_factory
         runtime = context.window_manager.pose_factory
         watcher.jobs_panel_shown()
+        _submission(layout, context)
         row = layout.row(align=True)
         row.operator("posefactory.submit_job", text="Submit Job", icon="EXPORT")
         row.operator("posefactory.refresh_jobs", text="", icon="FILE_REFRESH")

@@ -29,6 +29,9 @@ _SECRET_FIELDS = {
     "stability_api_key": "STABILITY_API_KEY",
 }
 
+# Submit To choice -> the ``backend`` setting (``None``: the environment and config file decide).
+_BACKENDS = {"QUEUE": "queue", "SERVERLESS": "serverless"}
+
 
 def _preferences_changed(_self: bpy.types.AddonPreferences, context: bpy.types.Context) -> None:
     """A store, pod or key preference changed: resolve the connection and the estimate again (never in draw)."""
@@ -62,6 +65,23 @@ class POSEFACTORY_AP_preferences(bpy.types.AddonPreferences):
     runpod_pod_id: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="RunPod Pod ID",
         description="Pod to start and stop; empty uses the pod saved by `pose-factory pods use`",
+        default="",
+        update=_preferences_changed,
+    )
+    job_backend: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Submit To",
+        description="Where Submit Job sends jobs",
+        items=(
+            ("SETTINGS", "From Settings", "$POSE_FACTORY_BACKEND or the config file; the job queue when neither says"),
+            ("QUEUE", "Job Queue", "The job store's queue: agents on your pods (or this machine) take the jobs"),
+            ("SERVERLESS", "RunPod Serverless", "A RunPod Serverless endpoint: RunPod queues, scales and retries the jobs"),
+        ),
+        default="SETTINGS",
+        update=_preferences_changed,
+    )
+    serverless_endpoint: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Serverless Endpoint",
+        description="RunPod Serverless endpoint id (letters and digits); empty uses $POSE_FACTORY_SERVERLESS_ENDPOINT",
         default="",
         update=_preferences_changed,
     )
@@ -102,6 +122,8 @@ class POSEFACTORY_AP_preferences(bpy.types.AddonPreferences):
         box = layout.box()
         box.label(text="RunPod", icon="NETWORK_DRIVE")
         box.prop(self, "runpod_pod_id")
+        box.prop(self, "job_backend")
+        box.prop(self, "serverless_endpoint")
         box.operator("posefactory.test_runpod", text="Test Connection", icon="PLUGIN")
         runtime = getattr(context.window_manager, "pose_factory", None)
         if runtime is not None and (runtime.connection_test or runtime.is_running("test")):
@@ -144,6 +166,12 @@ class Connection:
     def runpod_api_key(self) -> str:
         return secret("RUNPOD_API_KEY", self.environ) or ""
 
+    def submission_target(self) -> str:
+        """Where Submit Job sends jobs, in words (the Jobs panel shows it)."""
+        if self.settings.backend != "serverless":
+            return f"job queue in {self.settings.store}"
+        return f"RunPod Serverless endpoint {self.settings.serverless_endpoint or '(none set)'}"
+
     def stability_api_key(self) -> str:
         return secret("STABILITY_API_KEY", self.environ) or ""
 
@@ -174,6 +202,8 @@ def connection(context: bpy.types.Context) -> Connection:
             "store": preferences.store_url.strip() or None,
             "s3_endpoint": preferences.s3_endpoint.strip() or None,
             "s3_region": preferences.s3_region.strip() or None,
+            "backend": _BACKENDS.get(preferences.job_backend),
+            "serverless_endpoint": preferences.serverless_endpoint.strip() or None,
         }
         pod_id = preferences.runpod_pod_id.strip()
     settings = load_settings(arguments, environ=environ)

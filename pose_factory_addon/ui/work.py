@@ -30,6 +30,7 @@ from ..core.pods import Pod, RunPodClient
 from ..core.progress import parse_progress_line
 from ..core.queue import JobQueue, JobStatus
 from ..core.render_params import RenderChoices, build_render_params, child_render_command, parse_elevations, write_params_file
+from ..core.serverless import ServerlessJobs
 from .bridge import (
     CharactersGenerated,
     ConnectionTested,
@@ -150,6 +151,16 @@ def open_queue(connection: Connection) -> JobQueue:
     return JobQueue.from_settings(connection.settings, connection.environ)
 
 
+def open_jobs(connection: Connection, job_id: str = "") -> JobQueue | ServerlessJobs:
+    """Where jobs go (``job_id`` empty) or where one lives: the Serverless endpoint when the backend
+    setting says so or the store records the job as sent there, else the queue (as the CLI decides)."""
+    queue = open_queue(connection)
+    serverless = ServerlessJobs(queue, connection.settings, environ=connection.environ)
+    if (connection.settings.backend == "serverless" and not job_id) or (job_id and serverless.mapping(job_id) is not None):
+        return serverless
+    return queue
+
+
 def job_row(status: JobStatus) -> JobRow:
     progress = status.progress or {}
     return JobRow(
@@ -174,6 +185,9 @@ def submit_work(connection: Connection, request: RenderRequest, measured: tuple[
             params = request.params()
             count = params.estimated_images()
             decision = check_render_job(count, params.preset, connection.settings, search_dirs=measured)
+            jobs = open_jobs(connection)
+            if isinstance(jobs, ServerlessJobs):
+                jobs.check_configured()  # no endpoint or API key: say so before anything is uploaded
             queue = open_queue(connection)
             for done, (name, path) in enumerate(request.files.items(), start=1):
                 task.check_cancelled()
@@ -181,9 +195,12 @@ def submit_work(connection: Connection, request: RenderRequest, measured: tuple[
                 queue.upload_character(path)
             task.check_cancelled()
             manifest = new_render_manifest(params)
-            status = queue.submit(manifest)
+            status = jobs.submit(manifest)
             task.post(JobChanged(job_row(status)))
-            return f"Submitted {manifest.job_id}: {count} images, estimated {format_usd(decision.total)}"
+            return (
+                f"Submitted {manifest.job_id} to the {connection.submission_target()}: "
+                f"{count} images, estimated {format_usd(decision.total)}"
+            )
         finally:
             request.remove_temporary_files()
 
@@ -192,7 +209,8 @@ def submit_work(connection: Connection, request: RenderRequest, measured: tuple[
 
 def refresh_work(connection: Connection) -> Work:
     def work(task: TaskContext) -> str:
-        rows = tuple(job_row(status) for status in open_queue(connection).list_jobs())
+        jobs = ServerlessJobs(open_queue(connection), connection.settings, environ=connection.environ)
+        rows = tuple(job_row(status) for status in jobs.list_jobs())
         task.post(JobsListed(rows))
         active = sum(row.state in ("pending", "processing") for row in rows)
         return f"{len(rows)} jobs in {connection.settings.store} ({active} pending or running)"
@@ -202,7 +220,7 @@ def refresh_work(connection: Connection) -> Work:
 
 def cancel_work(connection: Connection, job_id: str) -> Work:
     def work(task: TaskContext) -> str:
-        status = open_queue(connection).cancel(job_id)
+        status = open_jobs(connection, job_id).cancel(job_id)
         task.post(JobChanged(job_row(status)))
         return f"Cancelled {job_id}"
 
