@@ -21,10 +21,13 @@ from __future__ import annotations
 import json
 import queue
 import re
+import socket
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -198,3 +201,14 @@ class RunPodServerlessAPI:
     def _running(self) -> dict[str, Any] | None:
         """The request the single worker is running (progress updates carry the SDK's own id)."""
         return next((item for item in self.requests.values() if item["status"] == "IN_PROGRESS"), None)
+
+
+@contextmanager
+def endpoint_without_answers(endpoint: str, api_key: str) -> Iterator[RunPodServerlessAPI]:
+    """RunPod's API for an endpoint whose one worker takes a request and never answers: requests stay IN_PROGRESS
+    (for 30 s), so a client can list and cancel them without a real worker."""
+    with socket.socket() as silent_worker:
+        silent_worker.bind(("127.0.0.1", 0))
+        silent_worker.listen(8)
+        with RunPodServerlessAPI(f"http://127.0.0.1:{silent_worker.getsockname()[1]}", endpoint, api_key) as api:
+            yield api

@@ -3,13 +3,12 @@ with the state RunPod reports until the worker writes a final status into the st
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runpod_serverless_api import RunPodServerlessAPI
+from runpod_serverless_api import RunPodServerlessAPI, endpoint_without_answers
 
 from pose_factory_addon.cli import main
 from pose_factory_addon.core.config import load_settings
@@ -29,13 +28,9 @@ def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[RunPodServe
     for name in ("POSE_FACTORY_STORE", "POSE_FACTORY_BACKEND", "RUNPOD_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    with socket.socket() as silent_worker:
-        silent_worker.bind(("127.0.0.1", 0))
-        silent_worker.listen(8)
-        front = RunPodServerlessAPI(f"http://127.0.0.1:{silent_worker.getsockname()[1]}", ENDPOINT, API_KEY)
+    with endpoint_without_answers(ENDPOINT, API_KEY) as front:
         monkeypatch.setenv("RUNPOD_SERVERLESS_API_BASE_URL", front.base_url)
-        with front:
-            yield front
+        yield front
 
 
 def _manifest(queue: JobQueue, tmp_path: Path, name: str) -> JobManifest:

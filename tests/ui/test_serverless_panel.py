@@ -4,14 +4,13 @@ through RunPod's API (the wire-format front of tests/runpod_serverless_api.py), 
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from runpod_serverless_api import RunPodServerlessAPI
+from runpod_serverless_api import RunPodServerlessAPI, endpoint_without_answers
 from ui_helpers import Isolated, connect, draw, small_render_settings, use_characters
 
 bpy = pytest.importorskip("bpy")
@@ -27,14 +26,9 @@ def _store_root(isolated: Isolated) -> Path:
 
 @pytest.fixture
 def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunPodServerlessAPI]:
-    """RunPod's API for one endpoint whose only worker takes a request and never answers: jobs stay in progress."""
-    with socket.socket() as silent_worker:
-        silent_worker.bind(("127.0.0.1", 0))
-        silent_worker.listen(8)
-        api = RunPodServerlessAPI(f"http://127.0.0.1:{silent_worker.getsockname()[1]}", ENDPOINT, API_KEY)
+    with endpoint_without_answers(ENDPOINT, API_KEY) as api:
         monkeypatch.setenv("RUNPOD_SERVERLESS_API_BASE_URL", api.base_url)
-        with api:
-            yield api
+        yield api
 
 
 def _use_serverless(addon: Any, preferences: Any, api_key: str = API_KEY) -> None:
