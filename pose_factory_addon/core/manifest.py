@@ -275,19 +275,24 @@ def _slug_field(value: Any, name: str) -> str:
     return value
 
 
-def _character(value: Any, index: int) -> CharacterRef:
-    where = f"params.characters[{index}]"
-    if not isinstance(value, dict):
-        raise ManifestError(f"{where} must be an object with name, sha256 and ext")
+def _stored_asset(value: dict[str, Any], where: str, extensions: tuple[str, ...]) -> tuple[str, str, str]:
+    """``(name, sha256, ext)`` of an asset reference in a manifest, each field checked."""
     _only_keys(value, frozenset({"name", "sha256", "ext"}), where)
     name = _slug_field(value.get("name"), f"{where}.name")
     sha = value.get("sha256")
     if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
         raise ManifestError(f"{where}.sha256 must be 64 lowercase hex digits")
     ext = value.get("ext")
-    if ext not in CHARACTER_EXTENSIONS:
-        raise ManifestError(f"{where}.ext {ext!r} is not supported (choose from {', '.join(CHARACTER_EXTENSIONS)})")
-    return CharacterRef(name, sha, ext)
+    if ext not in extensions:
+        raise ManifestError(f"{where}.ext {ext!r} is not supported (choose from {', '.join(extensions)})")
+    return name, sha, ext
+
+
+def _character(value: Any, index: int) -> CharacterRef:
+    where = f"params.characters[{index}]"
+    if not isinstance(value, dict):
+        raise ManifestError(f"{where} must be an object with name, sha256 and ext")
+    return CharacterRef(*_stored_asset(value, where, CHARACTER_EXTENSIONS))
 
 
 def _motion(value: Any, index: int) -> MotionRef:
@@ -298,15 +303,7 @@ def _motion(value: Any, index: int) -> MotionRef:
         return MotionRef(value)
     if not isinstance(value, dict):
         raise ManifestError(f"{where} must be a library motion name or an object with name, sha256 and ext")
-    _only_keys(value, frozenset({"name", "sha256", "ext"}), where)
-    name = _slug_field(value.get("name"), f"{where}.name")
-    sha = value.get("sha256")
-    if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
-        raise ManifestError(f"{where}.sha256 must be 64 lowercase hex digits")
-    ext = value.get("ext")
-    if ext not in MOTION_EXTENSIONS:
-        raise ManifestError(f"{where}.ext {ext!r} is not supported (choose from {', '.join(MOTION_EXTENSIONS)})")
-    return MotionRef(name, sha, ext)
+    return MotionRef(*_stored_asset(value, where, MOTION_EXTENSIONS))
 
 
 def _motions(data: dict[str, Any]) -> tuple[tuple[MotionRef, ...], bool]:

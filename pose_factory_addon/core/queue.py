@@ -268,32 +268,28 @@ class ResultFile:
     sha256: str
 
 
-def character_ref_for(path: Path) -> CharacterRef:
-    """The content-addressed reference of a local character file (name from the file stem)."""
+def _local_asset(path: Path, extensions: tuple[str, ...], kind: str) -> tuple[str, str, str]:
+    """``(name, sha256, ext)`` of a local asset file: the name is the file stem as a slug."""
     ext = path.suffix.lower().lstrip(".")
-    if ext not in CHARACTER_EXTENSIONS:
-        raise ManifestError(f"{path.name}: unsupported character file type (use {', '.join(CHARACTER_EXTENSIONS)})")
+    if ext not in extensions:
+        raise ManifestError(f"{path.name}: unsupported {kind} file type (use {', '.join(extensions)})")
     if not path.is_file():
         raise ManifestError(f"{path}: no such file")
     try:
         name = safe_slug(path.stem)
     except ValueError as error:
         raise ManifestError(f"{path.name}: {error}") from None
-    return CharacterRef(name=name, sha256=sha256_file(path), ext=ext)
+    return name, sha256_file(path), ext
+
+
+def character_ref_for(path: Path) -> CharacterRef:
+    """The content-addressed reference of a local character file (name from the file stem)."""
+    return CharacterRef(*_local_asset(path, CHARACTER_EXTENSIONS, "character"))
 
 
 def motion_ref_for(path: Path) -> MotionRef:
     """The content-addressed reference of a local motion file (BVH; name from the file stem)."""
-    ext = path.suffix.lower().lstrip(".")
-    if ext not in MOTION_EXTENSIONS:
-        raise ManifestError(f"{path.name}: unsupported motion file type (use {', '.join(MOTION_EXTENSIONS)})")
-    if not path.is_file():
-        raise ManifestError(f"{path}: no such file")
-    try:
-        name = safe_slug(path.stem)
-    except ValueError as error:
-        raise ManifestError(f"{path.name}: {error}") from None
-    return MotionRef(name=name, sha256=sha256_file(path), ext=ext)
+    return MotionRef(*_local_asset(path, MOTION_EXTENSIONS, "motion"))
 
 
 class JobQueue:

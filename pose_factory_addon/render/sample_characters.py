@@ -65,6 +65,7 @@ from ..core.sample_mesh import (
     mannequin_meshes,
 )
 from ..core.sample_rig import MIXAMO_PREFIX, frame_pose, known_joint_positions, motion, skeleton
+from .export import export_fbx, export_glb
 
 __all__ = [
     "SAMPLE_SET",
@@ -341,52 +342,12 @@ def export_sample_character(
         )
         with bpy.context.temp_override(scene=scene, view_layer=view_layer):
             if is_fbx:
-                _export_fbx(path)
+                export_fbx(path)
             else:
-                _export_glb(path)
+                export_glb(path)
     finally:
         _remove_scene(scene)
     return path
-
-
-def _export_fbx(path: Path) -> None:
-    """FBX in Mixamo's layout: the scene's Scale(0.01) @ Rot90X armature cancels the
-    exporter's centimetre and Y-up conversion, so the file's root transform is identity."""
-    bpy.ops.export_scene.fbx(
-        filepath=str(path),
-        use_selection=False,
-        object_types={"ARMATURE", "MESH"},
-        global_scale=1.0,
-        apply_unit_scale=True,
-        apply_scale_options="FBX_SCALE_NONE",
-        axis_forward="-Z",
-        axis_up="Y",
-        add_leaf_bones=False,
-        primary_bone_axis="Y",
-        secondary_bone_axis="X",
-        use_armature_deform_only=False,
-        bake_anim=True,
-        bake_anim_use_all_bones=True,
-        bake_anim_use_nla_strips=False,
-        bake_anim_use_all_actions=False,
-        bake_anim_force_startend_keying=True,
-        bake_anim_simplify_factor=0.0,
-        path_mode="STRIP",
-    )
-
-
-def _export_glb(path: Path) -> None:
-    bpy.ops.export_scene.gltf(
-        filepath=str(path),
-        export_format="GLB",
-        use_selection=False,
-        export_animations=True,
-        export_skins=True,
-        export_yup=True,
-        export_apply=False,
-        export_force_sampling=True,
-        use_active_scene=True,
-    )
 
 
 def write_sample_set(out_dir: str | Path) -> list[Path]:

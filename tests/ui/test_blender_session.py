@@ -16,22 +16,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from ui_helpers import RecordingLayout, connect, draw, settle, use_characters
+from ui_helpers import RecordingLayout, connect, draw, settle, sidebar_panels, use_characters
 
 from pose_factory_addon.ui import bridge, menus, panels, snapshot, watcher
 
 bpy = pytest.importorskip("bpy")
 pytestmark = pytest.mark.bpy
 
-PANELS = (
-    panels.POSEFACTORY_PT_main,
-    panels.POSEFACTORY_PT_characters,
-    panels.POSEFACTORY_PT_render,
-    panels.POSEFACTORY_PT_cost,
-    panels.POSEFACTORY_PT_jobs,
-    panels.POSEFACTORY_PT_pods,
-    panels.POSEFACTORY_PT_render_here,
-)
+PANELS = sidebar_panels()
 
 
 def _tick_until_idle(limit_s: float = 30.0) -> None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ui_helpers import SAMPLES
@@ -43,18 +44,20 @@ print("RESULT " + json.dumps(report))
 """
 
 
-def test_installed_extension_registers_runs_operators_and_unregisters_cleanly(extension_zip: Path, tmp_path: Path) -> None:
+def _run_probe(probe: str, extension_zip: Path, tmp_path: Path, *arguments: str, **environment: str) -> dict[str, Any]:
+    """Run ``probe`` in a fresh Python with the extension zip and a folder holding one sample character; its report."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("POSE_FACTORY_", "RUNPOD_", "AWS_"))}
     env.update(
         BLENDER_USER_RESOURCES=str(tmp_path / "blender-user"),
         XDG_CONFIG_HOME=str(tmp_path / "config"),
         XDG_DATA_HOME=str(tmp_path / "data"),
+        **environment,
     )
     characters = tmp_path / "characters"
     characters.mkdir()
     (characters / "Mannequin_Slim_Wave.glb").write_bytes((SAMPLES / "Mannequin_Slim_Wave.glb").read_bytes())
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(extension_zip), str(characters)],
+        [sys.executable, "-c", probe, str(extension_zip), str(characters), *arguments],
         capture_output=True,
         text=True,
         env=env,
@@ -64,7 +67,11 @@ def test_installed_extension_registers_runs_operators_and_unregisters_cleanly(ex
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert result.returncode == 0 and lines, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(lines[-1].removeprefix("RESULT "))
+    return dict(json.loads(lines[-1].removeprefix("RESULT ")))
+
+
+def test_installed_extension_registers_runs_operators_and_unregisters_cleanly(extension_zip: Path, tmp_path: Path) -> None:
+    report = _run_probe(PROBE, extension_zip, tmp_path)
     assert report["enabled"] and report["preferences"]
     assert report["wheels"] == ["PIL", "boto3", "botocore", "yaml"]
     assert {"submit_job", "estimate_cost", "refresh_jobs", "cancel_job", "download_results", "pod_start", "pod_stop"} <= set(
@@ -115,29 +122,8 @@ def test_render_here_from_the_installed_extension_alone(extension_zip: Path, tmp
     blocker = tmp_path / "blocker"
     blocker.mkdir()
     (blocker / "sitecustomize.py").write_text(BLOCKER)
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("POSE_FACTORY_", "RUNPOD_", "AWS_"))}
-    env.update(
-        BLENDER_USER_RESOURCES=str(tmp_path / "blender-user"),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        PYTHONPATH=str(blocker),
-    )
-    characters = tmp_path / "characters"
-    characters.mkdir()
-    (characters / "Mannequin_Slim_Wave.glb").write_bytes((SAMPLES / "Mannequin_Slim_Wave.glb").read_bytes())
     out = tmp_path / "renders"
-    result = subprocess.run(
-        [sys.executable, "-c", RENDER_PROBE, str(extension_zip), str(characters), str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert result.returncode == 0 and lines, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(lines[-1].removeprefix("RESULT "))
+    report = _run_probe(RENDER_PROBE, extension_zip, tmp_path, str(out), PYTHONPATH=str(blocker))
     assert report["render"] == ["FINISHED"]
     assert str(tmp_path / "blender-user") in report["module"]
     summary = json.loads((out / "dataset" / "dataset.json").read_text())

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from ui_helpers import RecordingLayout, connect, draw, use_characters
+from ui_helpers import RecordingLayout, connect, draw, sidebar_panels, use_characters
 
 from pose_factory_addon.ui import bridge, panels
 from pose_factory_addon.ui.preferences import PLAIN_TEXT_NOTE, POSEFACTORY_AP_preferences
@@ -15,15 +15,7 @@ from pose_factory_addon.ui.preferences import PLAIN_TEXT_NOTE, POSEFACTORY_AP_pr
 bpy = pytest.importorskip("bpy")
 pytestmark = pytest.mark.bpy
 
-PANELS = (
-    panels.POSEFACTORY_PT_main,
-    panels.POSEFACTORY_PT_characters,
-    panels.POSEFACTORY_PT_render,
-    panels.POSEFACTORY_PT_cost,
-    panels.POSEFACTORY_PT_jobs,
-    panels.POSEFACTORY_PT_pods,
-    panels.POSEFACTORY_PT_render_here,
-)
+PANELS = sidebar_panels()
 
 
 def _all(context: Any) -> dict[str, str]:

@@ -140,3 +140,10 @@ def connect(context: Any) -> None:
     from pose_factory_addon.ui.snapshot import refresh_all
 
     refresh_all(context)
+
+
+def sidebar_panels() -> tuple[type, ...]:
+    """Every panel the add-on registers, in drawing order."""
+    from pose_factory_addon.ui import panels
+
+    return tuple(cls for cls in panels.classes if issubclass(cls, bpy.types.Panel))
